@@ -1,0 +1,54 @@
+"""`robusteye <verb>`: a thin command line over the library.
+
+Each verb lives in its own module and is registered here explicitly. User mistakes raise
+`RobustEyeError`; `main` turns them into one line on stderr and the error's exit code
+(2 usage, 1 runtime), with the traceback only under `--debug`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from robusteye import __version__
+from robusteye.cli.data import data
+from robusteye.errors import RobustEyeError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="robusteye")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """robusteye: robust eye-state classifiers (open / partiallyOpen / closed / notVisible)."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+cli.add_command(data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the process exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="robusteye", standalone_mode=False)
+    except RobustEyeError as err:
+        if debug:
+            raise
+        click.echo(f"error: {err}", err=True)
+        return err.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as err:
+        if debug:
+            raise
+        err.show()
+        return err.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0

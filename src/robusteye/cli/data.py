@@ -1,0 +1,87 @@
+"""`robusteye data synth|info|preview|convert`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from robusteye.cli.options import data_options, open_source
+from robusteye.data.info import dataset_info, format_info
+
+
+@click.group()
+def data() -> None:
+    """Create, inspect and convert eye-crop data sets."""
+
+
+@data.command()
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .npz file.")
+@click.option(
+    "--n", "n", type=click.IntRange(min=4), default=5722, show_default=True, help="Number of crops."
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--persons",
+    "n_persons",
+    type=click.IntRange(min=1),
+    default=48,
+    show_default=True,
+    help="Number of synthetic persons.",
+)
+def synth(out: str, n: int, seed: int, n_persons: int) -> None:
+    """Generate the procedural eye-crop set and save it as .npz."""
+    from robusteye.data.synthetic import generate_synthetic
+
+    ds = generate_synthetic(n, seed=seed, n_persons=n_persons)
+    path = ds.save(out)
+    counts = ", ".join(f"{c} {k}" for c, k in ds.class_counts().items())
+    click.echo(f"wrote {path}: {len(ds)} crops, {len(ds.person_ids)} persons ({counts})")
+
+
+@data.command()
+@click.argument("source")
+@data_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--persons/--no-persons", "show_persons", default=False, help="List image counts per person."
+)
+def info(source: str, as_json: bool, show_persons: bool, **folder: Any) -> None:
+    """Counts per class and per person, and pixel statistics of SOURCE."""
+    summary = dataset_info(open_source(source, **folder))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(format_info(summary))
+    if show_persons:
+        click.echo("")
+        for person, k in sorted(summary["person_counts"].items()):
+            click.echo(f"{person:<40}{k:>6}")
+
+
+@data.command()
+@click.argument("source")
+@data_options
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .png file.")
+@click.option("--per-class", type=click.IntRange(min=1, max=40), default=10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def preview(source: str, out: str, per_class: int, seed: int, **folder: Any) -> None:
+    """Write a labelled montage of SOURCE (one row per class) to a PNG."""
+    from robusteye.data.preview import preview_grid
+
+    path = preview_grid(open_source(source, **folder), out, per_class=per_class, seed=seed)
+    click.echo(f"wrote {path}")
+
+
+@data.command()
+@click.argument("source")
+@data_options
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .npz file.")
+def convert(source: str, out: str, **folder: Any) -> None:
+    """Load SOURCE (folder, data.pz, npz) and save it as a robusteye .npz."""
+    ds = open_source(source, **folder)
+    path = ds.save(out)
+    click.echo(
+        f"wrote {path}: {len(ds)} crops, {len(ds.classes)} classes, {len(ds.person_ids)} persons"
+    )

@@ -1,0 +1,78 @@
+"""Turn one image file (or one 2-D array) into a 32 x 32 float32 grayscale crop in [0, 1].
+
+Any Pillow mode is accepted: 16-bit and float images are scaled by their range, alpha is
+composited onto white, palettes and colour are converted to luminance. Large images are
+decoded at reduced size where the format allows it (JPEG draft mode) and their pixel count is
+bounded, so a huge file cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+
+from robusteye.data.dataset import IMAGE_SIZE
+from robusteye.errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+#: Refuse to decode images above this many pixels (about a 12k x 12k photo).
+MAX_PIXELS = 150_000_000
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode `path` to a float32 32 x 32 array in [0, 1]; unreadable files raise `DataError`."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise DataError(f"{path}: image too large ({img.width} x {img.height} pixels)")
+                img.draft("L", (4 * IMAGE_SIZE, 4 * IMAGE_SIZE))  # JPEG: decode at reduced scale
+                img.load()
+                gray = _to_gray(img)
+    except DataError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(f"{path}: not a readable image") from None
+    except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
+        raise DataError(f"{path}: corrupt image ({err})") from None
+    return resize_crop(gray)
+
+
+def _to_gray(img: Image.Image) -> np.ndarray:
+    """Luminance in [0, 1] as float32, whatever the mode."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(img, dtype=np.float32) / 65535.0
+    if img.mode == "I":
+        arr = np.asarray(img, dtype=np.float32)
+        return arr / (65535.0 if arr.max(initial=0) > 255 else 255.0)
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise DataError(f"{getattr(img, 'filename', 'image')}: contains NaN or Inf")
+        return arr if arr.min(initial=0) >= 0 and arr.max(initial=0) <= 1 else arr / 255.0
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+
+
+def resize_crop(gray: np.ndarray) -> np.ndarray:
+    """Resize a 2-D array in [0, 1] to 32 x 32 (anti-aliased), clipped to [0, 1]."""
+    if gray.ndim != 2 or min(gray.shape) < 1:
+        raise DataError(f"a crop must be a non-empty 2-D array, got shape {gray.shape}")
+    if gray.shape == (IMAGE_SIZE, IMAGE_SIZE):
+        return np.clip(gray.astype(np.float32, copy=False), 0.0, 1.0)
+    t = torch.tensor(gray, dtype=torch.float32)[None, None]
+    out = F.interpolate(
+        t, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bicubic", antialias=True, align_corners=False
+    )
+    return out[0, 0].clamp_(0.0, 1.0).numpy()

@@ -1,0 +1,56 @@
+"""A labelled montage of crops per class, for checking a data set by eye."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from robusteye.data.dataset import EyeDataset
+from robusteye.errors import UsageError
+from robusteye.io import atomic_path
+
+
+def preview_grid(
+    ds: EyeDataset, out: str | os.PathLike[str], *, per_class: int = 10, seed: int = 0
+) -> Path:
+    """Write a PNG with one row per class of `per_class` random crops, titled with person ids."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise UsageError(f"preview output must end in .png: {out}")
+    if per_class < 1:
+        raise UsageError(f"per_class must be >= 1, got {per_class}")
+    rng = np.random.default_rng(seed)
+    labels = ds.labels.numpy()
+    fig, axes = plt.subplots(
+        ds.num_classes,
+        per_class,
+        squeeze=False,
+        figsize=(1.1 * per_class + 1.4, 1.25 * ds.num_classes),
+    )
+    for row, name in enumerate(ds.classes):
+        idx = np.flatnonzero(labels == row)
+        pick = rng.choice(idx, size=min(per_class, idx.size), replace=False) if idx.size else []
+        for col in range(per_class):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col < len(pick):
+                i = int(pick[col])
+                ax.imshow(ds.images[i, 0].numpy(), cmap="gray", vmin=0.0, vmax=1.0)
+                ax.set_title(ds.persons[i][-12:], fontsize=6)
+            else:
+                ax.axis("off")
+        axes[row, 0].set_ylabel(f"{name}\n({idx.size})", fontsize=8)
+    fig.suptitle(f"{len(ds)} crops, {len(ds.person_ids)} persons", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return out
