@@ -1,0 +1,104 @@
+"""Signal-to-noise ratio of a perturbation, and the eps that reaches a given SNR.
+
+SNR = 20 log10(||X|| / ||X - X_adv||) in dB over the whole batch, as the study reports it.
+Unlike eps, SNR does not depend on the input scale, so it puts attacks, random noise and
+natural corruptions on one axis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from robusteye.attacks._core import check_images
+from robusteye.attacks.fgsm import fgsm_direction
+from robusteye.attacks.noise import noise_unit
+from robusteye.attacks.pgd import pgd
+from robusteye.errors import DataError, UsageError
+
+EPS_MAX = 1.0  # in [0, 1] pixel space, eps = 1 already saturates every pixel
+
+
+def snr_db(x: Tensor, x_adv: Tensor) -> float:
+    """Batch SNR in dB: 20 log10(||X|| / ||X - X_adv||); +inf for no perturbation."""
+    noise = float((x - x_adv).double().norm())
+    signal = float(x.double().norm())
+    if noise == 0.0:
+        return math.inf
+    return 20.0 * math.log10(max(signal, 1e-300) / noise)
+
+
+def snr_db_per_image(x: Tensor, x_adv: Tensor) -> Tensor:
+    """Per-image SNR in dB (float64, +inf where an image is unchanged)."""
+    signal = x.double().flatten(1).norm(dim=1)
+    noise = (x - x_adv).double().flatten(1).norm(dim=1)
+    return 20.0 * torch.log10(signal.clamp_min(1e-300) / noise)
+
+
+def mean_snr_db(x: Tensor, x_adv: Tensor) -> float:
+    """Mean of the per-image SNRs over the perturbed images (nan if none is)."""
+    per = snr_db_per_image(x, x_adv)
+    finite = per[torch.isfinite(per)]
+    return float(finite.mean()) if finite.numel() else math.nan
+
+
+def eps_for_snr(model: nn.Module | None, x: Tensor, y: Tensor | None, snr: float, *,
+                attack: str = "fgsm", tol_db: float = 0.01, seed: int = 0,
+                steps: int = 10, norm: str = "linf") -> float:
+    """The eps at which `attack` perturbs this batch to `snr` dB (within `tol_db`).
+
+    Closed form where clipping to [0, 1] is inactive (||delta|| = eps ||direction||), then
+    refined by geometric bisection on the real, clipped perturbation. Noise and PGD use the
+    random draw of `seed`. Raises `UsageError` when the SNR cannot be reached.
+    """
+    if not math.isfinite(snr):
+        raise UsageError(f"SNR must be a finite number of dB, got {snr}")
+    check_images(x)
+    perturb, unit_norm = _perturber(model, x, y, attack, seed, steps, norm)
+    target_noise = float(x.double().norm()) / 10.0 ** (snr / 20.0)
+    if unit_norm == 0.0:
+        raise DataError(f"{attack}: the gradient is zero on this batch, no eps reaches {snr} dB")
+
+    def snr_at(eps: float) -> float:
+        return snr_db(x, perturb(eps))
+
+    eps = min(target_noise / unit_norm, EPS_MAX)
+    got = snr_at(eps)
+    if abs(got - snr) <= tol_db:
+        return eps
+    if snr_at(EPS_MAX) > snr + tol_db:
+        raise UsageError(f"{attack} cannot reach {snr} dB on this data: even eps = 1 "
+                         f"gives {snr_at(EPS_MAX):.2f} dB")
+    lo, hi = (eps, EPS_MAX) if got > snr else (eps * 1e-6, eps)
+    for _ in range(60):  # geometric bisection: eps spans orders of magnitude
+        mid = math.sqrt(lo * hi)
+        got = snr_at(mid)
+        if abs(got - snr) <= tol_db:
+            return mid
+        lo, hi = (mid, hi) if got > snr else (lo, mid)
+    return math.sqrt(lo * hi)
+
+
+def _perturber(model: nn.Module | None, x: Tensor, y: Tensor | None, attack: str, seed: int,
+               steps: int, norm: str) -> tuple[Callable[[float], Tensor], float]:
+    """(eps -> x_adv, ||direction||) for the attack, with gradients or draws computed once."""
+    if attack == "noise":
+        unit = noise_unit(x, generator=torch.Generator().manual_seed(seed))
+        return (lambda e: (x + e * unit).clamp(0.0, 1.0)), float(unit.double().norm())
+    if model is None:
+        raise UsageError(f"attack {attack!r} needs a model")
+    if attack == "fgsm":
+        direction = fgsm_direction(model, x, y).to(x.device)
+        return (lambda e: (x + e * direction).clamp(0.0, 1.0)), float(direction.double().norm())
+    if attack == "pgd":
+        def run(e: float) -> Tensor:
+            g = torch.Generator().manual_seed(seed)
+            return pgd(model, x, y, e, steps=steps, norm=norm, generator=g).to(x.device)
+
+        # an L-inf PGD perturbation sits near the box corners: ||delta|| ~ eps sqrt(numel)
+        scale = math.sqrt(x.numel()) if norm == "linf" else math.sqrt(x.shape[0])
+        return run, scale
+    raise UsageError(f"unknown attack {attack!r}; known: fgsm, noise, pgd")
