@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from robusteye.data import EyeDataset
+from tests.toy import toy_batch, train_toy
 
 REAL_A = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyes_real_a"
 
@@ -40,3 +41,14 @@ def real_a() -> Path:
     if not (REAL_A / "manifest.csv").is_file():
         pytest.skip(f"real data folder not present: {REAL_A}")
     return REAL_A
+
+
+@pytest.fixture(scope="session")
+def trained_toy() -> torch.nn.Module:
+    """A tiny CNN with BatchNorm trained on the toy task (class = which half is brighter)."""
+    return train_toy()
+
+
+@pytest.fixture
+def toy_data() -> tuple[torch.Tensor, torch.Tensor]:
+    return toy_batch(200, seed=2)

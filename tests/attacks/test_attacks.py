@@ -20,8 +20,9 @@ def test_fgsm_on_a_linear_model_matches_the_hand_worked_step():
     expected = (x + 0.1 * grad.view_as(x).sign()).clamp(0, 1)
     torch.testing.assert_close(fgsm(model, x, y, 0.1), expected, rtol=0, atol=1e-7)
     targeted = fgsm(model, x, y, 0.1, targeted=True)
-    torch.testing.assert_close(targeted, (x - 0.1 * grad.view_as(x).sign()).clamp(0, 1),
-                               rtol=0, atol=1e-7)
+    torch.testing.assert_close(
+        targeted, (x - 0.1 * grad.view_as(x).sign()).clamp(0, 1), rtol=0, atol=1e-7
+    )
 
 
 def test_per_example_eps(trained_toy, toy_data):
@@ -39,8 +40,9 @@ def test_chunking_does_not_change_the_result(trained_toy, toy_data):
     torch.testing.assert_close(fgsm(trained_toy, x, y, 0.05, chunk_size=16), whole)
     g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
     a = pgd(trained_toy, x, y, 0.05, steps=3, generator=g(), chunk_size=10_000)
-    torch.testing.assert_close(pgd(trained_toy, x, y, 0.05, steps=3, generator=g(),
-                                   chunk_size=16), a)
+    torch.testing.assert_close(
+        pgd(trained_toy, x, y, 0.05, steps=3, generator=g(), chunk_size=16), a
+    )
 
 
 def test_pgd_is_at_least_as_strong_as_fgsm(trained_toy, toy_data):
@@ -58,8 +60,9 @@ def test_pgd_is_at_least_as_strong_as_fgsm(trained_toy, toy_data):
 
 def test_pgd_l2_stays_in_the_l2_ball(trained_toy, toy_data):
     x, y = toy_data
-    x_adv = pgd(trained_toy, x, y, 0.5, norm="l2", steps=5,
-                generator=torch.Generator().manual_seed(0))
+    x_adv = pgd(
+        trained_toy, x, y, 0.5, norm="l2", steps=5, generator=torch.Generator().manual_seed(0)
+    )
     norms = (x_adv - x).flatten(1).norm(dim=1)
     assert float(norms.max()) <= 0.5 + 1e-5
     assert float(norms.mean()) > 0.25

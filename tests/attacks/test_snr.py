@@ -46,8 +46,9 @@ def test_eps_for_snr_with_clipping_active(trained_toy):
 def test_eps_for_snr_pgd(trained_toy, toy_data):
     x, y = toy_data
     eps = eps_for_snr(trained_toy, x[:64], y[:64], 35.0, attack="pgd", steps=3, seed=0)
-    x_adv = pgd(trained_toy, x[:64], y[:64], eps, steps=3,
-                generator=torch.Generator().manual_seed(0))
+    x_adv = pgd(
+        trained_toy, x[:64], y[:64], eps, steps=3, generator=torch.Generator().manual_seed(0)
+    )
     assert snr_db(x[:64], x_adv) == pytest.approx(35.0, abs=0.1)
 
 

@@ -1,0 +1,109 @@
+"""Robustness curves: metrics of one model under one attack at growing eps (or falling SNR)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from robusteye.attacks import eps_for_snr, fgsm_direction, mean_snr_db, run_attack, snr_db
+from robusteye.errors import UsageError
+from robusteye.evaluate.metrics import Metrics, classification_metrics
+from robusteye.evaluate.predict import predict_logits
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One eps of a curve; `eps = 0` is the clean point (SNR +inf, stored as None in JSON)."""
+
+    eps: float
+    snr_db: float
+    mean_snr_db: float
+    metrics: Metrics
+    target_snr_db: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        def finite(v: float | None) -> float | None:
+            return v if v is not None and math.isfinite(v) else None
+
+        return {
+            "eps": self.eps,
+            "snr_db": finite(self.snr_db),
+            "mean_snr_db": finite(self.mean_snr_db),
+            "target_snr_db": self.target_snr_db,
+            "metrics": self.metrics.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class RobustnessCurve:
+    attack: str
+    points: tuple[CurvePoint, ...]
+    options: dict[str, Any]
+
+    @property
+    def clean(self) -> CurvePoint:
+        return self.points[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attack": self.attack,
+            "options": self.options,
+            "points": [p.to_dict() for p in self.points],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def robustness_curve(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    classes: tuple[str, ...],
+    attack: str,
+    *,
+    eps: Sequence[float] | None = None,
+    snr: Sequence[float] | None = None,
+    seed: int = 0,
+    **options: Any,
+) -> RobustnessCurve:
+    """Metrics at the clean point and at each eps (or at the eps reaching each SNR in dB).
+
+    FGSM reuses one input gradient for every eps (x + eps * sign(grad) is exact for all).
+    Noise and PGD draw from a generator seeded with `seed` at every eps.
+    """
+    if (eps is None) == (snr is None):
+        raise UsageError("give either eps or snr values, not both")
+    targets: list[float | None] = [None] * len(eps) if eps is not None else list(snr or [])
+    values = (
+        list(eps)
+        if eps is not None
+        else [
+            eps_for_snr(model, x, y, s, attack=attack, seed=seed, **_snr_options(attack, options))
+            for s in (snr or [])
+        ]
+    )
+    direction = fgsm_direction(model, x, y).cpu() if attack == "fgsm" and not options else None
+    clean = classification_metrics(predict_logits(model, x), y, classes)
+    points = [CurvePoint(0.0, math.inf, math.inf, clean)]
+    for e, target in zip(values, targets, strict=True):
+        if e < 0:
+            raise UsageError(f"eps must be >= 0, got {e}")
+        if direction is not None:
+            x_adv = (x + e * direction).clamp(0.0, 1.0)
+        else:
+            g = torch.Generator().manual_seed(seed)
+            x_adv = run_attack(attack, model, x, y, e, generator=g, **options).cpu()
+        m = classification_metrics(predict_logits(model, x_adv), y, classes)
+        points.append(CurvePoint(float(e), snr_db(x, x_adv), mean_snr_db(x, x_adv), m, target))
+    return RobustnessCurve(attack, tuple(points), dict(options))
+
+
+def _snr_options(attack: str, options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if attack == "pgd" and k in ("steps", "norm")}
