@@ -128,8 +128,9 @@ def project(x_adv: Tensor, x: Tensor, eps: Tensor, norm: str) -> Tensor:
     return (x + delta).clamp_(0.0, 1.0)
 
 
-def prepare(model: nn.Module, x: Tensor, y: Tensor | None, eps: Eps) -> tuple[Tensor, Tensor,
-                                                                               Tensor]:
+def prepare(
+    model: nn.Module, x: Tensor, y: Tensor | None, eps: Eps
+) -> tuple[Tensor, Tensor, Tensor]:
     """Check inputs and move them to the model's device; returns (x, y, eps as N x 1 x 1 x 1)."""
     check_images(x)
     device = model_device(model)

@@ -12,8 +12,15 @@ from torch import Tensor, nn
 from robusteye.attacks._core import Eps, attack_mode, chunked, loss_gradient, prepare
 
 
-def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: Eps, *, targeted: bool = False,
-         chunk_size: int | None = None) -> Tensor:
+def fgsm(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    eps: Eps,
+    *,
+    targeted: bool = False,
+    chunk_size: int | None = None,
+) -> Tensor:
     """FGSM examples for `x` with true labels `y` (targets if `targeted`).
 
     `eps` is one number or one value per example. Model mode, BatchNorm statistics and
@@ -30,8 +37,9 @@ def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: Eps, *, targeted: bool = F
         return chunked(step, x, y, e, size=chunk_size)
 
 
-def fgsm_direction(model: nn.Module, x: Tensor, y: Tensor, *, chunk_size: int | None = None
-                   ) -> Tensor:
+def fgsm_direction(
+    model: nn.Module, x: Tensor, y: Tensor, *, chunk_size: int | None = None
+) -> Tensor:
     """sign(grad_x loss): FGSM at any eps is `clamp(x + eps * direction, 0, 1)`.
 
     Used to sweep many eps values (and to solve eps for a target SNR) with one gradient.

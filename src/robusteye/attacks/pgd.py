@@ -12,9 +12,19 @@ from robusteye.errors import UsageError
 NORMS = ("linf", "l2")
 
 
-def pgd(model: nn.Module, x: Tensor, y: Tensor, eps: Eps, *, alpha: float | None = None,
-        steps: int = 10, norm: str = "linf", random_start: bool = True,
-        generator: torch.Generator | None = None, chunk_size: int | None = None) -> Tensor:
+def pgd(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    eps: Eps,
+    *,
+    alpha: float | None = None,
+    steps: int = 10,
+    norm: str = "linf",
+    random_start: bool = True,
+    generator: torch.Generator | None = None,
+    chunk_size: int | None = None,
+) -> Tensor:
     """`steps` ascent steps of size `alpha` (default 2.5 * eps / steps), each projected onto the
     eps ball in `norm` and onto [0, 1]. L-inf steps follow the gradient's sign, L2 steps its
     unit direction. Random start: uniform in the ball's box (L-inf) or a random direction at a

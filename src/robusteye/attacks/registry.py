@@ -15,13 +15,27 @@ from robusteye.attacks.pgd import pgd
 from robusteye.errors import UsageError
 
 
-def _fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: Eps, *,
-          generator: torch.Generator | None = None, **options: Any) -> Tensor:
+def _fgsm(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    eps: Eps,
+    *,
+    generator: torch.Generator | None = None,
+    **options: Any,
+) -> Tensor:
     return fgsm(model, x, y, eps, **options)
 
 
-def _noise(model: nn.Module, x: Tensor, y: Tensor, eps: Eps, *,
-           generator: torch.Generator | None = None, **options: Any) -> Tensor:
+def _noise(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    eps: Eps,
+    *,
+    generator: torch.Generator | None = None,
+    **options: Any,
+) -> Tensor:
     if options:
         raise UsageError(f"noise takes no options, got {', '.join(options)}")
     return uniform_noise(x, eps, generator=generator)
@@ -31,8 +45,16 @@ def _noise(model: nn.Module, x: Tensor, y: Tensor, eps: Eps, *,
 ATTACKS: dict[str, Callable[..., Tensor]] = {"fgsm": _fgsm, "noise": _noise, "pgd": pgd}
 
 
-def run_attack(name: str, model: nn.Module, x: Tensor, y: Tensor, eps: Eps, *,
-               generator: torch.Generator | None = None, **options: Any) -> Tensor:
+def run_attack(
+    name: str,
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    eps: Eps,
+    *,
+    generator: torch.Generator | None = None,
+    **options: Any,
+) -> Tensor:
     """Run the attack called `name` (one of `ATTACKS`)."""
     try:
         attack = ATTACKS[name]

@@ -45,9 +45,18 @@ def mean_snr_db(x: Tensor, x_adv: Tensor) -> float:
     return float(finite.mean()) if finite.numel() else math.nan
 
 
-def eps_for_snr(model: nn.Module | None, x: Tensor, y: Tensor | None, snr: float, *,
-                attack: str = "fgsm", tol_db: float = 0.01, seed: int = 0,
-                steps: int = 10, norm: str = "linf") -> float:
+def eps_for_snr(
+    model: nn.Module | None,
+    x: Tensor,
+    y: Tensor | None,
+    snr: float,
+    *,
+    attack: str = "fgsm",
+    tol_db: float = 0.01,
+    seed: int = 0,
+    steps: int = 10,
+    norm: str = "linf",
+) -> float:
     """The eps at which `attack` perturbs this batch to `snr` dB (within `tol_db`).
 
     Closed form where clipping to [0, 1] is inactive (||delta|| = eps ||direction||), then
@@ -70,8 +79,10 @@ def eps_for_snr(model: nn.Module | None, x: Tensor, y: Tensor | None, snr: float
     if abs(got - snr) <= tol_db:
         return eps
     if snr_at(EPS_MAX) > snr + tol_db:
-        raise UsageError(f"{attack} cannot reach {snr} dB on this data: even eps = 1 "
-                         f"gives {snr_at(EPS_MAX):.2f} dB")
+        raise UsageError(
+            f"{attack} cannot reach {snr} dB on this data: even eps = 1 "
+            f"gives {snr_at(EPS_MAX):.2f} dB"
+        )
     lo, hi = (eps, EPS_MAX) if got > snr else (eps * 1e-6, eps)
     for _ in range(60):  # geometric bisection: eps spans orders of magnitude
         mid = math.sqrt(lo * hi)
@@ -82,8 +93,15 @@ def eps_for_snr(model: nn.Module | None, x: Tensor, y: Tensor | None, snr: float
     return math.sqrt(lo * hi)
 
 
-def _perturber(model: nn.Module | None, x: Tensor, y: Tensor | None, attack: str, seed: int,
-               steps: int, norm: str) -> tuple[Callable[[float], Tensor], float]:
+def _perturber(
+    model: nn.Module | None,
+    x: Tensor,
+    y: Tensor | None,
+    attack: str,
+    seed: int,
+    steps: int,
+    norm: str,
+) -> tuple[Callable[[float], Tensor], float]:
     """(eps -> x_adv, ||direction||) for the attack, with gradients or draws computed once."""
     if attack == "noise":
         unit = noise_unit(x, generator=torch.Generator().manual_seed(seed))
@@ -94,6 +112,7 @@ def _perturber(model: nn.Module | None, x: Tensor, y: Tensor | None, attack: str
         direction = fgsm_direction(model, x, y).to(x.device)
         return (lambda e: (x + e * direction).clamp(0.0, 1.0)), float(direction.double().norm())
     if attack == "pgd":
+
         def run(e: float) -> Tensor:
             g = torch.Generator().manual_seed(seed)
             return pgd(model, x, y, e, steps=steps, norm=norm, generator=g).to(x.device)
