@@ -4,6 +4,15 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from robusteye.data import EyeDataset, load_dataset  # noqa: E402
+from robusteye.data import EyeDataset, load_dataset
+from robusteye.models import create_model, list_models, load_model, save_model
 
-__all__ = ["EyeDataset", "__version__", "load_dataset"]
+__all__ = [
+    "EyeDataset",
+    "__version__",
+    "create_model",
+    "list_models",
+    "load_dataset",
+    "load_model",
+    "save_model",
+]

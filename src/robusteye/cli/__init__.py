@@ -13,6 +13,7 @@ import click
 
 from robusteye import __version__
 from robusteye.cli.data import data
+from robusteye.cli.inspect import inspect
 from robusteye.errors import RobustEyeError
 
 
@@ -27,6 +28,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 cli.add_command(data)
+cli.add_command(inspect)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,65 @@
+"""`robusteye inspect CHECKPOINT_OR_MODEL_NAME`: per-layer norms and the Lipschitz bound."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import torch
+
+from robusteye.errors import UsageError
+from robusteye.models import create_model, inspect_model, list_models, load_model
+from robusteye.models.diagnostics import ModelReport
+
+
+def format_report(report: ModelReport, title: str) -> str:
+    """The report as an aligned text table."""
+    width = max(len("layer"), *(len(r.name) for r in report.layers))
+    lines = [
+        title,
+        f"{'layer':<{width}}  {'kind':<9}  {'spectral_norm':>13}  {'orth_error':>10}  constrained",
+    ]
+    for r in report.layers:
+        orth = "-" if r.orthogonality_error is None else f"{r.orthogonality_error:.4f}"
+        flag = "yes" if r.constrained else "no"
+        lines.append(
+            f"{r.name:<{width}}  {r.kind:<9}  {r.spectral_norm:>13.4f}  {orth:>10}  {flag}"
+        )
+    lines.append(f"Lipschitz bound (product, L2, pixels -> logits): {report.lipschitz_bound:.4g}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("target")
+@click.option("--num-classes", type=click.IntRange(min=2), default=4, show_default=True,
+              help="Outputs of a model built by name (ignored for a checkpoint).")  # fmt: skip
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of a model built by name and of the power iteration.")  # fmt: skip
+@click.option("--iters", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Power-iteration steps per convolution.")  # fmt: skip
+@click.option("--input-size", type=click.IntRange(min=8), default=32, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def inspect(
+    target: str, num_classes: int, seed: int, iters: int, input_size: int, as_json: bool
+) -> None:
+    """Spectral norm and orthogonality error of every layer of a checkpoint or a fresh model."""
+    if Path(target).exists():
+        model = load_model(target)
+        title = f"checkpoint {target} ({model.config.name})"
+    elif target in list_models():
+        # A private RNG stream: same seed, same weights, and the global RNG is left alone.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = create_model(target, num_classes=num_classes)
+        title = f"model {target} (fresh initialisation, seed {seed})"
+    else:
+        raise UsageError(
+            f"{target!r} is neither a checkpoint folder nor a model name "
+            f"(known: {', '.join(list_models())})"
+        )
+    report = inspect_model(model, input_size=input_size, iters=iters, seed=seed)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(format_report(report, title))

@@ -1,0 +1,182 @@
+"""`ModelConfig`: the frozen, validated description of one model (architecture and parameters).
+
+A config is built once at the edge (registry, checkpoint loader) and checked on construction;
+every problem is a one-line `UsageError` naming the field and what it allows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from robusteye.errors import UsageError
+
+#: The study's four classes; the same tuple as `robusteye.data.dataset.STUDY_CLASSES`
+#: (copied, not imported, so that models do not depend on the data stage; a test checks it).
+STUDY_CLASSES: tuple[str, ...] = ("open", "partiallyOpen", "closed", "notVisible")
+
+_PARSEVAL_DEFAULTS: dict[str, Any] = {
+    "beta": 3e-4,  # the study used 1e-3; the paper's range is 1e-4..1e-3
+    "passes": 1,
+    "row_fraction": 1.0,
+    "constrain_classifier": False,  # the paper leaves the classifier unconstrained
+}
+
+#: Every architecture family and its parameters with their defaults.
+ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
+    "wrn": {"depth": 16, "width": 1, "dropout": 0.0},
+    "parseval_wrn": {"depth": 16, "width": 1, "dropout": 0.0, "convex": "simplex"}
+    | _PARSEVAL_DEFAULTS,
+    "cnn": {"hidden": 256, "dropout": 0.5},
+    "parseval_cnn": {"hidden": 256, "dropout": 0.5} | _PARSEVAL_DEFAULTS,
+}
+
+CONVEX_MODES = ("simplex", "sigmoid")
+_CONFIG_FIELDS = ("name", "arch", "num_classes", "classes", "in_channels", "mean", "std", "params")
+
+
+def default_classes(num_classes: int) -> tuple[str, ...]:
+    """The study's classes for 4 outputs, `class_0..class_{n-1}` otherwise."""
+    if num_classes == len(STUDY_CLASSES):
+        return STUDY_CLASSES
+    return tuple(f"class_{i}" for i in range(num_classes))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_param(arch: str, key: str, value: Any) -> None:
+    """Raise `UsageError` when `value` is outside what parameter `key` allows."""
+    where = f"model '{arch}': parameter '{key}'"
+    if key == "depth":
+        if not _is_int(value) or value < 10 or (value - 4) % 6:
+            raise UsageError(
+                f"{where} must be an int >= 10 with (depth - 4) % 6 == 0, got {value!r}"
+            )
+    elif key in ("width", "passes", "hidden"):
+        if not _is_int(value) or value < 1:
+            raise UsageError(f"{where} must be an int >= 1, got {value!r}")
+    elif key == "dropout":
+        if not _is_real(value) or not 0.0 <= value < 1.0:
+            raise UsageError(f"{where} must lie in [0, 1), got {value!r}")
+    elif key == "beta":
+        # The retraction sigma <- (1+b) sigma - b sigma^3 overshoots and diverges for large b.
+        if not _is_real(value) or not 0.0 < value <= 0.5:
+            raise UsageError(f"{where} must lie in (0, 0.5] (larger diverges), got {value!r}")
+    elif key == "row_fraction":
+        if not _is_real(value) or not 0.0 < value <= 1.0:
+            raise UsageError(f"{where} must lie in (0, 1], got {value!r}")
+    elif key == "convex":
+        if value not in CONVEX_MODES:
+            raise UsageError(f"{where} must be one of {list(CONVEX_MODES)}, got {value!r}")
+    elif key == "constrain_classifier" and not isinstance(value, bool):
+        raise UsageError(f"{where} must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture family, its parameters, the label set and the input normalization.
+
+    `name` is the registry entry that built the model (informational); `arch` selects the
+    builder. `params` is always complete: defaults are filled in on construction.
+    """
+
+    name: str
+    arch: str
+    num_classes: int = 4
+    classes: tuple[str, ...] = ()
+    in_channels: int = 1
+    mean: float = 0.5
+    std: float = 0.25
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCH_DEFAULTS:
+            raise UsageError(
+                f"unknown architecture {self.arch!r} (known: {', '.join(sorted(ARCH_DEFAULTS))})"
+            )
+        if not _is_int(self.num_classes) or self.num_classes < 2:
+            raise UsageError(f"num_classes must be an int >= 2, got {self.num_classes!r}")
+        classes = tuple(self.classes) if self.classes else default_classes(self.num_classes)
+        if len(classes) != self.num_classes or not all(isinstance(c, str) for c in classes):
+            raise UsageError(
+                f"classes must be {self.num_classes} names (num_classes), got {list(classes)}"
+            )
+        if len(set(classes)) != len(classes):
+            raise UsageError(f"class names repeat: {list(classes)}")
+        if not _is_int(self.in_channels) or self.in_channels < 1:
+            raise UsageError(f"in_channels must be an int >= 1, got {self.in_channels!r}")
+        if not _is_real(self.mean):
+            raise UsageError(f"mean must be a finite number, got {self.mean!r}")
+        if not _is_real(self.std) or self.std <= 0:
+            raise UsageError(f"std must be a finite number > 0, got {self.std!r}")
+        defaults = ARCH_DEFAULTS[self.arch]
+        unknown = sorted(set(self.params) - set(defaults))
+        if unknown:
+            raise UsageError(
+                f"model '{self.arch}': unknown parameter(s) {unknown} "
+                f"(known: {', '.join(sorted(defaults))})"
+            )
+        params = {**defaults, **self.params}
+        for key, value in params.items():
+            _check_param(self.arch, key, value)
+        object.__setattr__(self, "classes", classes)
+        object.__setattr__(self, "mean", float(self.mean))
+        object.__setattr__(self, "std", float(self.std))
+        object.__setattr__(self, "params", MappingProxyType(params))
+
+    @property
+    def parseval(self) -> bool:
+        """True for the Parseval families (constrained layers, convex merges)."""
+        return self.arch.startswith("parseval_")
+
+    def with_classes(self, classes: tuple[str, ...]) -> ModelConfig:
+        """A copy with other class names (same count)."""
+        return replace(self, classes=tuple(classes), params=dict(self.params))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict that `from_dict` turns back into an equal config."""
+        return {
+            "name": self.name,
+            "arch": self.arch,
+            "num_classes": self.num_classes,
+            "classes": list(self.classes),
+            "in_channels": self.in_channels,
+            "mean": self.mean,
+            "std": self.std,
+            "params": dict(self.params),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Build and validate a config from `to_dict` output; `UsageError` on any problem."""
+        if not isinstance(data, Mapping):
+            raise UsageError(f"model config must be a JSON object, got {type(data).__name__}")
+        unknown = sorted(set(data) - set(_CONFIG_FIELDS))
+        missing = [k for k in ("name", "arch") if k not in data]
+        if unknown or missing:
+            raise UsageError(f"model config: unknown fields {unknown}, missing fields {missing}")
+        params = data.get("params", {})
+        if not isinstance(params, Mapping):
+            raise UsageError("model config: 'params' must be a JSON object")
+        classes = data.get("classes", ())
+        if not isinstance(classes, (list, tuple)):
+            raise UsageError("model config: 'classes' must be a list of names")
+        return cls(
+            name=str(data["name"]),
+            arch=data["arch"],
+            num_classes=data.get("num_classes", 4),
+            classes=tuple(classes),
+            in_channels=data.get("in_channels", 1),
+            mean=data.get("mean", 0.5),
+            std=data.get("std", 0.25),
+            params=dict(params),
+        )

@@ -1,0 +1,133 @@
+"""Wide Residual Networks (Zagoruyko & Komodakis 2016, https://arxiv.org/abs/1605.07146).
+
+The CIFAR pre-activation variant: conv3x3(16) stem, 3 groups of N = (depth - 4) / 6 blocks of
+16k, 32k, 64k channels with strides 1, 2, 2, blocks BN-ReLU-conv-BN-ReLU-(dropout)-conv with a
+1x1 projection shortcut when the shape changes, then BN-ReLU, global average pooling, linear.
+The Parseval twin (`parseval_wrn`) swaps every conv for `ParsevalConv2d` (orthonormal,
+scaled, retracted) and the residual sum for a trained `ConvexMerge`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from robusteye.models.base import EyeModel, LipschitzOf, init_weights, make_conv, make_linear
+from robusteye.models.config import ModelConfig
+from robusteye.models.parseval import ConvexMerge
+from robusteye.models.registry import build_model, model_config, register_arch, register_model
+
+
+class AddMerge(nn.Module):
+    """The plain residual sum `shortcut + branch`."""
+
+    def forward(self, shortcut: Tensor, branch: Tensor) -> Tensor:
+        return shortcut + branch
+
+    def lipschitz(self, shortcut: float, branch: float) -> float:
+        return shortcut + branch
+
+
+class WideBlock(nn.Module):
+    """Pre-activation basic block; the shortcut is a 1x1 conv when channels or stride change."""
+
+    def __init__(self, cfg: ModelConfig, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(cin)
+        self.conv1 = make_conv(cfg, cin, cout, 3, stride)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.dropout = nn.Dropout(cfg.params["dropout"])
+        self.conv2 = make_conv(cfg, cout, cout, 3, 1)
+        projection = cin != cout or stride != 1
+        self.shortcut = make_conv(cfg, cin, cout, 1, stride) if projection else None
+        self.merge = ConvexMerge(cfg.params["convex"]) if cfg.parseval else AddMerge()
+
+    def forward(self, x: Tensor) -> Tensor:
+        o = F.relu(self.bn1(x))
+        branch = self.conv2(self.dropout(F.relu(self.bn2(self.conv1(o)))))
+        # As in the reference code, the projection sees the pre-activated input.
+        shortcut = x if self.shortcut is None else self.shortcut(o)
+        return self.merge(shortcut, branch)
+
+    def lipschitz(self, factor: LipschitzOf) -> float:
+        branch = factor(self.conv1) * factor(self.bn2) * factor(self.conv2)
+        if self.shortcut is None:
+            return self.merge.lipschitz(1.0, factor(self.bn1) * branch)
+        return factor(self.bn1) * self.merge.lipschitz(factor(self.shortcut), branch)
+
+
+@register_arch("wrn", "parseval_wrn")
+class WideResNet(EyeModel):
+    """WRN-depth-width; Parseval layers and convex merges when `config.arch == 'parseval_wrn'`."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        depth, width = config.params["depth"], config.params["width"]
+        n = (depth - 4) // 6
+        channels = [16, 16 * width, 32 * width, 64 * width]
+        self.stem = make_conv(config, config.in_channels, channels[0], 3, 1)
+        blocks = []
+        for group, stride in enumerate((1, 2, 2)):
+            for i in range(n):
+                cin = channels[group] if i == 0 else channels[group + 1]
+                blocks.append(WideBlock(config, cin, channels[group + 1], stride if i == 0 else 1))
+        self.blocks = nn.Sequential(*blocks)
+        self.final_bn = nn.BatchNorm2d(channels[3])
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = make_linear(config, channels[3], config.num_classes, classifier=True)
+        init_weights(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.blocks(self.stem(self.normalize(x)))
+        out = self.pool(F.relu(self.final_bn(out))).flatten(1)
+        return self.classifier(out)
+
+    def lipschitz(self, factor: LipschitzOf) -> float:
+        bound = factor(self.normalize) * factor(self.stem)
+        for block in self.blocks:
+            bound *= cast(WideBlock, block).lipschitz(factor)
+        return bound * factor(self.final_bn) * factor(self.pool) * factor(self.classifier)
+
+
+def _wrn(
+    name: str, arch: str, num_classes: int, overrides: dict[str, Any], **defaults: Any
+) -> EyeModel:
+    return build_model(model_config(name, arch, num_classes, overrides, **defaults))
+
+
+@register_model
+def wrn(num_classes: int = 4, **overrides: Any) -> EyeModel:
+    """Generic WRN: set `depth`, `width`, `dropout` (defaults 16, 1, 0)."""
+    return _wrn("wrn", "wrn", num_classes, overrides)
+
+
+@register_model
+def wrn_16_1(num_classes: int = 4, **overrides: Any) -> EyeModel:
+    """WRN-16-1, the study's baseline (about 0.17M parameters)."""
+    return _wrn("wrn_16_1", "wrn", num_classes, overrides, depth=16, width=1)
+
+
+@register_model
+def wrn_28_10(num_classes: int = 4, **overrides: Any) -> EyeModel:
+    """WRN-28-10, the Parseval paper's CIFAR model (about 36.5M parameters)."""
+    return _wrn("wrn_28_10", "wrn", num_classes, overrides, depth=28, width=10)
+
+
+@register_model
+def parseval_wrn(num_classes: int = 4, **overrides: Any) -> EyeModel:
+    """Generic Parseval WRN: `depth`, `width`, `dropout`, `beta`, `passes`, `convex`, ..."""
+    return _wrn("parseval_wrn", "parseval_wrn", num_classes, overrides)
+
+
+@register_model
+def parseval_wrn_16_1(num_classes: int = 4, **overrides: Any) -> EyeModel:
+    """Parseval WRN-16-1, the study's Parseval network."""
+    return _wrn("parseval_wrn_16_1", "parseval_wrn", num_classes, overrides, depth=16, width=1)
+
+
+@register_model
+def parseval_wrn_28_10(num_classes: int = 4, **overrides: Any) -> EyeModel:
+    """Parseval WRN-28-10, the Parseval paper's CIFAR model."""
+    return _wrn("parseval_wrn_28_10", "parseval_wrn", num_classes, overrides, depth=28, width=10)
