@@ -1,0 +1,62 @@
+"""What the regimes do to data: per-batch adversarial replacement (aim 2) and the one-off
+perturbed copies added to the training set (aim 1)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from robusteye.attacks import fgsm, pgd, uniform_noise
+from robusteye.data import EyeDataset
+from robusteye.train.config import RegimeConfig
+
+
+def draw_eps(n: int, regime: RegimeConfig, generator: torch.Generator) -> Tensor:
+    """One eps per example: uniform in [eps_min, eps_max], or drawn from `eps_choices`."""
+    if regime.eps_choices:
+        choices = torch.tensor(regime.eps_choices, dtype=torch.float64)
+        return choices[torch.randint(len(choices), (n,), generator=generator)]
+    u = torch.rand(n, generator=generator, dtype=torch.float64)
+    return regime.eps_min + (regime.eps_max - regime.eps_min) * u
+
+
+def adversarial_batch(model: nn.Module, x: Tensor, y: Tensor, regime: RegimeConfig,
+                      generator: torch.Generator) -> Tensor:
+    """`x` with a `fraction` of its rows replaced by examples crafted on the current model."""
+    n = x.shape[0]
+    k = int(round(regime.fraction * n))
+    if k == 0:
+        return x
+    rows = torch.randperm(n, generator=generator)[:k].to(x.device)
+    eps = draw_eps(k, regime, generator).to(x.device, x.dtype)
+    if regime.attack == "pgd":
+        adv = pgd(model, x[rows], y[rows], eps, steps=regime.pgd_steps, generator=generator)
+    else:
+        adv = fgsm(model, x[rows], y[rows], eps)
+    out = x.clone()
+    out[rows] = adv
+    return out
+
+
+def perturbed_copies(train: EyeDataset, regime: RegimeConfig, source: nn.Module | None,
+                     seed: int) -> EyeDataset:
+    """Aim 1: `train` plus perturbed copies of `percent`% of it, with their true labels."""
+    g = torch.Generator().manual_seed(seed)
+    k = max(1, int(round(len(train) * regime.percent / 100.0)))
+    rows = torch.randperm(len(train), generator=g)[:k].sort().values
+    x, y = train.images[rows], train.labels[rows]
+    if regime.perturbation == "noise":
+        adv = uniform_noise(x, regime.eps, generator=g)
+    else:
+        assert source is not None, "FGSM augmentation needs a source model"
+        adv = fgsm(source, x, y, regime.eps).cpu()
+    idx = rows.tolist()
+    return EyeDataset(
+        images=torch.cat([train.images, adv]),
+        labels=torch.cat([train.labels, y]),
+        classes=train.classes,
+        persons=train.persons + tuple(train.persons[i] for i in idx),
+        sources=None if train.sources is None
+        else train.sources + tuple(f"{train.sources[i]}#{regime.perturbation}" for i in idx),
+        meta={**train.meta, "augmented": regime.summary()},
+    )

@@ -1,0 +1,67 @@
+"""Exact-resume state: optimizer buffers and every RNG state, without pickle.
+
+Tensors go to `training_state.safetensors`, everything else to `training_state.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from robusteye.errors import CheckpointError
+from robusteye.io import atomic_path
+
+STATE_TENSORS = "training_state.safetensors"
+STATE_JSON = "training_state.json"
+
+
+def save_state(folder: Path, *, optimizer: torch.optim.Optimizer,
+               generators: dict[str, torch.Generator], info: dict[str, Any]) -> None:
+    """Write the optimizer state, generator states, torch's global RNG and `info` to `folder`."""
+    opt = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    plain_state: dict[str, dict[str, Any]] = {}
+    for idx, entry in opt["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{idx}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                plain_state.setdefault(str(idx), {})[key] = value
+    for name, gen in generators.items():
+        tensors[f"rng.{name}"] = gen.get_state()
+    tensors["rng.torch_global"] = torch.get_rng_state()
+    doc = {"info": info, "param_groups": opt["param_groups"], "optimizer_plain": plain_state}
+    with atomic_path(folder / STATE_TENSORS) as tmp:
+        save_file(tensors, str(tmp))
+    with atomic_path(folder / STATE_JSON) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1, allow_nan=True))
+
+
+def load_state(folder: Path, *, optimizer: torch.optim.Optimizer,
+               generators: dict[str, torch.Generator]) -> dict[str, Any]:
+    """Restore what `save_state` wrote; returns its `info`. Problems raise `CheckpointError`."""
+    try:
+        tensors = load_file(str(folder / STATE_TENSORS))
+        doc = json.loads((folder / STATE_JSON).read_text())
+    except (OSError, SafetensorError, json.JSONDecodeError, ValueError) as err:
+        raise CheckpointError(f"cannot resume from {folder}: {err}") from None
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    for idx, entry in doc.get("optimizer_plain", {}).items():
+        state.setdefault(int(idx), {}).update(entry)
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": doc["param_groups"]})
+        for name, gen in generators.items():
+            gen.set_state(tensors[f"rng.{name}"])
+        torch.set_rng_state(tensors["rng.torch_global"])
+    except (KeyError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"cannot resume from {folder}: state does not match ({err})") from None
+    return dict(doc["info"])
