@@ -30,6 +30,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff check --fix src tests benchmarks

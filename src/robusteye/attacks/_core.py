@@ -108,10 +108,10 @@ def chunked(fn: Callable[..., Tensor], *tensors: Tensor, size: int | None = None
 
 
 def model_device(model: nn.Module) -> torch.device:
-    for t in model.parameters():
-        return t.device
-    for t in model.buffers():
-        return t.device
+    for p in model.parameters():
+        return p.device
+    for b in model.buffers():
+        return b.device
     return torch.device("cpu")
 
 

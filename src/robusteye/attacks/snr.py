@@ -106,8 +106,8 @@ def _perturber(
     if attack == "noise":
         unit = noise_unit(x, generator=torch.Generator().manual_seed(seed))
         return (lambda e: (x + e * unit).clamp(0.0, 1.0)), float(unit.double().norm())
-    if model is None:
-        raise UsageError(f"attack {attack!r} needs a model")
+    if model is None or y is None:
+        raise UsageError(f"attack {attack!r} needs a model and labels")
     if attack == "fgsm":
         direction = fgsm_direction(model, x, y).to(x.device)
         return (lambda e: (x + e * direction).clamp(0.0, 1.0)), float(direction.double().norm())

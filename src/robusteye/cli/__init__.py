@@ -13,7 +13,9 @@ import click
 
 from robusteye import __version__
 from robusteye.cli.data import data
+from robusteye.cli.evaluate import attack, evaluate, transfer
 from robusteye.cli.inspect import inspect
+from robusteye.cli.train import train
 from robusteye.errors import RobustEyeError
 
 
@@ -27,8 +29,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-cli.add_command(data)
-cli.add_command(inspect)
+for _command in (data, train, evaluate, attack, transfer, inspect):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -101,7 +101,7 @@ class EyeDataset:
         if self.sources is not None:
             arrays["sources"] = np.array(self.sources, dtype=np.str_)
         with atomic_path(path) as tmp, tmp.open("wb") as fh:
-            np.savez_compressed(fh, **arrays)
+            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
         return path
 
     @classmethod

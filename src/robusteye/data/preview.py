@@ -36,7 +36,9 @@ def preview_grid(
     )
     for row, name in enumerate(ds.classes):
         idx = np.flatnonzero(labels == row)
-        pick = rng.choice(idx, size=min(per_class, idx.size), replace=False) if idx.size else []
+        pick: np.ndarray | list[int] = (
+            rng.choice(idx, size=min(per_class, idx.size), replace=False) if idx.size else []
+        )
         for col in range(per_class):
             ax = axes[row, col]
             ax.set_xticks([])

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def random_affine(x: Tensor, *, rotation_deg: float, shift: float,
-                  generator: torch.Generator) -> Tensor:
+def random_affine(
+    x: Tensor, *, rotation_deg: float, shift: float, generator: torch.Generator
+) -> Tensor:
     """Rotate each image by U(-rotation_deg, rotation_deg) and shift it by U(-shift, shift) of
     its width and height; the output stays in the input's range."""
     n = x.shape[0]

@@ -47,29 +47,46 @@ class RegimeConfig:
     pgd_steps: int = 5
 
     def __post_init__(self) -> None:
-        _check(self.kind in REGIMES, f"regime must be one of {', '.join(REGIMES)}, got {self.kind!r}")
-        _check(self.perturbation in ("fgsm", "noise"),
-               f"augment perturbation must be fgsm or noise, got {self.perturbation!r}")
-        _check(self.attack in ("fgsm", "pgd"),
-               f"adversarial attack must be fgsm or pgd, got {self.attack!r}")
+        _check(
+            self.kind in REGIMES, f"regime must be one of {', '.join(REGIMES)}, got {self.kind!r}"
+        )
+        _check(
+            self.perturbation in ("fgsm", "noise"),
+            f"augment perturbation must be fgsm or noise, got {self.perturbation!r}",
+        )
+        _check(
+            self.attack in ("fgsm", "pgd"),
+            f"adversarial attack must be fgsm or pgd, got {self.attack!r}",
+        )
         _check(_finite(self.eps) and 0 < self.eps <= 1, f"eps must lie in (0, 1], got {self.eps}")
-        _check(_finite(self.percent) and 0 < self.percent <= 100,
-               f"percent must lie in (0, 100], got {self.percent}")
-        _check(_finite(self.fraction) and 0 < self.fraction <= 1,
-               f"adversarial fraction must lie in (0, 1], got {self.fraction}")
-        _check(_finite(self.eps_min) and _finite(self.eps_max)
-               and 0 <= self.eps_min <= self.eps_max <= 1,
-               f"need 0 <= eps_min <= eps_max <= 1, got {self.eps_min}, {self.eps_max}")
+        _check(
+            _finite(self.percent) and 0 < self.percent <= 100,
+            f"percent must lie in (0, 100], got {self.percent}",
+        )
+        _check(
+            _finite(self.fraction) and 0 < self.fraction <= 1,
+            f"adversarial fraction must lie in (0, 1], got {self.fraction}",
+        )
+        _check(
+            _finite(self.eps_min)
+            and _finite(self.eps_max)
+            and 0 <= self.eps_min <= self.eps_max <= 1,
+            f"need 0 <= eps_min <= eps_max <= 1, got {self.eps_min}, {self.eps_max}",
+        )
         object.__setattr__(self, "eps_choices", tuple(float(e) for e in self.eps_choices))
-        _check(all(_finite(e) and 0 <= e <= 1 for e in self.eps_choices),
-               f"eps choices must lie in [0, 1], got {list(self.eps_choices)}")
+        _check(
+            all(_finite(e) and 0 <= e <= 1 for e in self.eps_choices),
+            f"eps choices must lie in [0, 1], got {list(self.eps_choices)}",
+        )
         _check(self.pgd_steps >= 1, f"pgd_steps must be >= 1, got {self.pgd_steps}")
 
     def summary(self) -> dict[str, Any]:
         """Only the fields that matter for this kind (for configs, logs and result rows)."""
-        keys = {"standard": (), "augment": ("perturbation", "eps", "percent", "source"),
-                "adversarial": ("fraction", "attack", "eps_min", "eps_max", "eps_choices",
-                                "pgd_steps")}[self.kind]
+        keys = {
+            "standard": (),
+            "augment": ("perturbation", "eps", "percent", "source"),
+            "adversarial": ("fraction", "attack", "eps_min", "eps_max", "eps_choices", "pgd_steps"),
+        }[self.kind]
         out: dict[str, Any] = {"kind": self.kind}
         for k in keys:
             v = getattr(self, k)
@@ -101,20 +118,36 @@ class TrainConfig:
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}")
         _check(_finite(self.lr) and self.lr > 0, f"lr must be > 0, got {self.lr}")
-        _check(_finite(self.momentum) and 0 <= self.momentum < 1,
-               f"momentum must lie in [0, 1), got {self.momentum}")
+        _check(
+            _finite(self.momentum) and 0 <= self.momentum < 1,
+            f"momentum must lie in [0, 1), got {self.momentum}",
+        )
         _check(not self.nesterov or self.momentum > 0, "nesterov needs momentum > 0")
-        _check(_finite(self.weight_decay) and self.weight_decay >= 0,
-               f"weight decay must be >= 0, got {self.weight_decay}")
-        _check(self.schedule in SCHEDULES,
-               f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        _check(
+            _finite(self.weight_decay) and self.weight_decay >= 0,
+            f"weight decay must be >= 0, got {self.weight_decay}",
+        )
+        _check(
+            self.schedule in SCHEDULES,
+            f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}",
+        )
         _check(self.step_size >= 1, f"step size must be >= 1, got {self.step_size}")
-        _check(_finite(self.gamma) and 0 < self.gamma <= 1, f"gamma must lie in (0, 1], got {self.gamma}")
-        _check(_finite(self.rotation_deg) and 0 <= self.rotation_deg <= 180,
-               f"rotation must lie in [0, 180] degrees, got {self.rotation_deg}")
-        _check(_finite(self.shift) and 0 <= self.shift < 1, f"shift must lie in [0, 1), got {self.shift}")
-        _check(_finite(self.val_fraction) and 0 <= self.val_fraction < 1,
-               f"validation fraction must lie in [0, 1), got {self.val_fraction}")
+        _check(
+            _finite(self.gamma) and 0 < self.gamma <= 1,
+            f"gamma must lie in (0, 1], got {self.gamma}",
+        )
+        _check(
+            _finite(self.rotation_deg) and 0 <= self.rotation_deg <= 180,
+            f"rotation must lie in [0, 180] degrees, got {self.rotation_deg}",
+        )
+        _check(
+            _finite(self.shift) and 0 <= self.shift < 1,
+            f"shift must lie in [0, 1), got {self.shift}",
+        )
+        _check(
+            _finite(self.val_fraction) and 0 <= self.val_fraction < 1,
+            f"validation fraction must lie in [0, 1), got {self.val_fraction}",
+        )
         if isinstance(self.regime, dict):
             object.__setattr__(self, "regime", RegimeConfig(**self.regime))
 

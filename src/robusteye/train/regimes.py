@@ -20,11 +20,12 @@ def draw_eps(n: int, regime: RegimeConfig, generator: torch.Generator) -> Tensor
     return regime.eps_min + (regime.eps_max - regime.eps_min) * u
 
 
-def adversarial_batch(model: nn.Module, x: Tensor, y: Tensor, regime: RegimeConfig,
-                      generator: torch.Generator) -> Tensor:
+def adversarial_batch(
+    model: nn.Module, x: Tensor, y: Tensor, regime: RegimeConfig, generator: torch.Generator
+) -> Tensor:
     """`x` with a `fraction` of its rows replaced by examples crafted on the current model."""
     n = x.shape[0]
-    k = int(round(regime.fraction * n))
+    k = round(regime.fraction * n)
     if k == 0:
         return x
     rows = torch.randperm(n, generator=generator)[:k].to(x.device)
@@ -38,11 +39,12 @@ def adversarial_batch(model: nn.Module, x: Tensor, y: Tensor, regime: RegimeConf
     return out
 
 
-def perturbed_copies(train: EyeDataset, regime: RegimeConfig, source: nn.Module | None,
-                     seed: int) -> EyeDataset:
+def perturbed_copies(
+    train: EyeDataset, regime: RegimeConfig, source: nn.Module | None, seed: int
+) -> EyeDataset:
     """Aim 1: `train` plus perturbed copies of `percent`% of it, with their true labels."""
     g = torch.Generator().manual_seed(seed)
-    k = max(1, int(round(len(train) * regime.percent / 100.0)))
+    k = max(1, round(len(train) * regime.percent / 100.0))
     rows = torch.randperm(len(train), generator=g)[:k].sort().values
     x, y = train.images[rows], train.labels[rows]
     if regime.perturbation == "noise":
@@ -56,7 +58,8 @@ def perturbed_copies(train: EyeDataset, regime: RegimeConfig, source: nn.Module 
         labels=torch.cat([train.labels, y]),
         classes=train.classes,
         persons=train.persons + tuple(train.persons[i] for i in idx),
-        sources=None if train.sources is None
+        sources=None
+        if train.sources is None
         else train.sources + tuple(f"{train.sources[i]}#{regime.perturbation}" for i in idx),
         meta={**train.meta, "augmented": regime.summary()},
     )

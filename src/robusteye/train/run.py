@@ -4,7 +4,6 @@ metrics on the held-out persons. This is what `robusteye train` calls."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,12 +40,16 @@ class JobResult:
     splits: dict[str, list[str]]
 
 
-def split_persons(ds: EyeDataset, test_fraction: float, val_fraction: float, seed: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_persons(
+    ds: EyeDataset, test_fraction: float, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, val, test) row indices, grouped by person; empty arrays for fractions of 0."""
     empty = np.array([], dtype=np.int64)
-    rest, test = (np.arange(len(ds)), empty) if test_fraction == 0 else holdout_split(
-        ds, test_fraction=test_fraction, seed=seed)
+    rest, test = (
+        (np.arange(len(ds)), empty)
+        if test_fraction == 0
+        else holdout_split(ds, test_fraction=test_fraction, seed=seed)
+    )
     if val_fraction == 0:
         return rest, empty, test
     inner = ds.subset(rest)
@@ -54,39 +57,61 @@ def split_persons(ds: EyeDataset, test_fraction: float, val_fraction: float, see
     return rest[tr], rest[va], test
 
 
-def run_job(job: TrainJob, *, resume: bool = False, progress: bool = False,
-            on_epoch: Callable[[EpochRecord], None] | None = None,
-            log: Callable[[str], None] = lambda _: None) -> JobResult:
+def run_job(
+    job: TrainJob,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> JobResult:
     cfg = job.config
     if not 0 <= job.test_fraction < 1:
         raise UsageError(f"test fraction must lie in [0, 1), got {job.test_fraction}")
     tr, va, te = split_persons(job.data, job.test_fraction, cfg.val_fraction, cfg.seed)
     train, val = job.data.subset(tr), job.data.subset(va)
     test = job.data.subset(te) if te.size else None
-    splits = {"train": persons_of(job.data, tr), "val": persons_of(job.data, va),
-              "test": persons_of(job.data, te)}
+    splits = {
+        "train": persons_of(job.data, tr),
+        "val": persons_of(job.data, va),
+        "test": persons_of(job.data, te),
+    }
     if cfg.regime.kind == "augment":
         source = _aim1_source(job, train, val, resume, progress, log)
         train = perturbed_copies(train, cfg.regime, source, cfg.seed + 17)
-        log(f"aim 1: added {len(train) - len(tr)} {cfg.regime.perturbation} examples "
-            f"(eps {cfg.regime.eps}, {cfg.regime.percent:g}%)")
+        log(
+            f"aim 1: added {len(train) - len(tr)} {cfg.regime.perturbation} examples "
+            f"(eps {cfg.regime.eps}, {cfg.regime.percent:g}%)"
+        )
     model = _new_model(job)
-    info = {"model": job.model, "data": job.data.meta, "regime": cfg.regime.summary(),
-            "n_train": len(train), "n_val": len(val), "n_test": 0 if test is None else len(test)}
-    trainer = Trainer(model, cfg, job.out, progress=progress, on_epoch=on_epoch,
-                      training_info=info)
+    info = {
+        "model": job.model,
+        "data": job.data.meta,
+        "regime": cfg.regime.summary(),
+        "n_train": len(train),
+        "n_val": len(val),
+        "n_test": 0 if test is None else len(test),
+    }
+    trainer = Trainer(model, cfg, job.out, progress=progress, on_epoch=on_epoch, training_info=info)
     fit = trainer.fit(train, val if len(val) else None, resume=resume)
     test_metrics = None
     if test is not None:
-        test_metrics = classification_metrics(predict_logits(fit.model, test.images),
-                                              test.labels, test.classes)
+        test_metrics = classification_metrics(
+            predict_logits(fit.model, test.images), test.labels, test.classes
+        )
     if job.out is not None:
         write_json(job.out / "splits.json", splits)
-        write_json(job.out / "metrics.json", {
-            "test": None if test_metrics is None else test_metrics.to_dict(),
-            "val": None if fit.val_metrics is None else fit.val_metrics.to_dict(),
-            "best_epoch": fit.best_epoch, "epochs": cfg.epochs, "model": job.model,
-            "regime": cfg.regime.summary()})
+        write_json(
+            job.out / "metrics.json",
+            {
+                "test": None if test_metrics is None else test_metrics.to_dict(),
+                "val": None if fit.val_metrics is None else fit.val_metrics.to_dict(),
+                "best_epoch": fit.best_epoch,
+                "epochs": cfg.epochs,
+                "model": job.model,
+                "regime": cfg.regime.summary(),
+            },
+        )
     return JobResult(fit, test_metrics, splits)
 
 
@@ -96,8 +121,14 @@ def _new_model(job: TrainJob) -> EyeModel:
     return create_model(job.model, job.data.num_classes, **overrides)
 
 
-def _aim1_source(job: TrainJob, train: EyeDataset, val: EyeDataset, resume: bool,
-                 progress: bool, log: Callable[[str], None]) -> EyeModel | None:
+def _aim1_source(
+    job: TrainJob,
+    train: EyeDataset,
+    val: EyeDataset,
+    resume: bool,
+    progress: bool,
+    log: Callable[[str], None],
+) -> EyeModel | None:
     """The FGSM source for aim 1: a given checkpoint, or a standard model trained first."""
     regime = job.config.regime
     if regime.perturbation == "noise":
@@ -107,14 +138,19 @@ def _aim1_source(job: TrainJob, train: EyeDataset, val: EyeDataset, resume: bool
             raise UsageError(f"no such source checkpoint: {regime.source}")
         source = load_model(regime.source)
         if source.classes != job.data.classes:
-            raise UsageError(f"source checkpoint classes {list(source.classes)} differ from the "
-                             f"data's {list(job.data.classes)}")
+            raise UsageError(
+                f"source checkpoint classes {list(source.classes)} differ from the "
+                f"data's {list(job.data.classes)}"
+            )
         return source
     log("aim 1: training a standard source model first")
     std_cfg = replace(job.config, regime=RegimeConfig(kind="standard"))
     out = None if job.out is None else job.out / "source"
-    trainer = Trainer(_new_model(job), std_cfg, out, progress=progress,
-                      training_info={"model": job.model, "role": "aim 1 FGSM source"})
+    trainer = Trainer(
+        _new_model(job),
+        std_cfg,
+        out,
+        progress=progress,
+        training_info={"model": job.model, "role": "aim 1 FGSM source"},
+    )
     return trainer.fit(train, val if len(val) else None, resume=resume).model
-
-

@@ -20,8 +20,13 @@ STATE_TENSORS = "training_state.safetensors"
 STATE_JSON = "training_state.json"
 
 
-def save_state(folder: Path, *, optimizer: torch.optim.Optimizer,
-               generators: dict[str, torch.Generator], info: dict[str, Any]) -> None:
+def save_state(
+    folder: Path,
+    *,
+    optimizer: torch.optim.Optimizer,
+    generators: dict[str, torch.Generator],
+    info: dict[str, Any],
+) -> None:
     """Write the optimizer state, generator states, torch's global RNG and `info` to `folder`."""
     opt = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
@@ -42,8 +47,9 @@ def save_state(folder: Path, *, optimizer: torch.optim.Optimizer,
         tmp.write_text(json.dumps(doc, indent=1, allow_nan=True))
 
 
-def load_state(folder: Path, *, optimizer: torch.optim.Optimizer,
-               generators: dict[str, torch.Generator]) -> dict[str, Any]:
+def load_state(
+    folder: Path, *, optimizer: torch.optim.Optimizer, generators: dict[str, torch.Generator]
+) -> dict[str, Any]:
     """Restore what `save_state` wrote; returns its `info`. Problems raise `CheckpointError`."""
     try:
         tensors = load_file(str(folder / STATE_TENSORS))
@@ -63,5 +69,7 @@ def load_state(folder: Path, *, optimizer: torch.optim.Optimizer,
             gen.set_state(tensors[f"rng.{name}"])
         torch.set_rng_state(tensors["rng.torch_global"])
     except (KeyError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"cannot resume from {folder}: state does not match ({err})") from None
+        raise CheckpointError(
+            f"cannot resume from {folder}: state does not match ({err})"
+        ) from None
     return dict(doc["info"])

@@ -31,8 +31,16 @@ from robusteye.train.config import TrainConfig
 from robusteye.train.regimes import adversarial_batch
 from robusteye.train.state import STATE_JSON, load_state, save_state
 
-CURVE_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_macro_f1",
-                "seconds")
+CURVE_FIELDS = (
+    "epoch",
+    "lr",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "val_macro_f1",
+    "seconds",
+)
 _GENERATORS = ("data", "augment", "adversarial", "constraints")
 
 
@@ -68,34 +76,48 @@ def lr_at(config: TrainConfig, epoch: int) -> float:
 class Trainer:
     """Fits one model; `out_dir` (optional) receives `last/`, `best/` and `curves.csv`."""
 
-    def __init__(self, model: EyeModel, config: TrainConfig, out_dir: str | os.PathLike[str]
-                 | None = None, *, progress: bool = False,
-                 on_epoch: Callable[[EpochRecord], None] | None = None,
-                 training_info: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: EyeModel,
+        config: TrainConfig,
+        out_dir: str | os.PathLike[str] | None = None,
+        *,
+        progress: bool = False,
+        on_epoch: Callable[[EpochRecord], None] | None = None,
+        training_info: dict[str, Any] | None = None,
+    ) -> None:
         self.config = config
         self.device = torch.device(config.device)
         self.model = model.to(self.device)
         if config.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.out = Path(out_dir) if out_dir is not None else None
         self.progress = progress
         self.on_epoch = on_epoch
         self.training_info = dict(training_info or {})
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr,
-                                         momentum=config.momentum, nesterov=config.nesterov,
-                                         weight_decay=config.weight_decay)
-        self.generators = {name: torch.Generator().manual_seed(config.seed * 1009 + i)
-                           for i, name in enumerate(_GENERATORS)}
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+        )
+        self.generators = {
+            name: torch.Generator().manual_seed(config.seed * 1009 + i)
+            for i, name in enumerate(_GENERATORS)
+        }
 
-    def fit(self, train: EyeDataset, val: EyeDataset | None = None, *,
-            resume: bool = False) -> FitResult:
+    def fit(
+        self, train: EyeDataset, val: EyeDataset | None = None, *, resume: bool = False
+    ) -> FitResult:
         cfg = self.config
         history: list[EpochRecord] = []
         best = (-1.0, -1)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            if resume and self.out is not None and _last_folder(self.out) is not None:
-                history, best = self._restore(_last_folder(self.out))
+            last = _last_folder(self.out) if resume and self.out is not None else None
+            if last is not None:
+                history, best = self._restore(last)
             x = train.images.to(self.device)
             y = train.labels.to(self.device)
             for epoch in range(len(history), cfg.epochs):
@@ -105,10 +127,16 @@ class Trainer:
                     group["lr"] = lr
                 loss, acc = self._epoch(x, y, epoch)
                 vm = self._validate(val)
-                record = EpochRecord(epoch + 1, lr, loss, acc,
-                                     vm.loss if vm else math.nan, vm.accuracy if vm else math.nan,
-                                     vm.macro_f1 if vm else math.nan,
-                                     time.perf_counter() - start)
+                record = EpochRecord(
+                    epoch + 1,
+                    lr,
+                    loss,
+                    acc,
+                    vm.loss if vm else math.nan,
+                    vm.accuracy if vm else math.nan,
+                    vm.macro_f1 if vm else math.nan,
+                    time.perf_counter() - start,
+                )
                 history.append(record)
                 score = record.val_acc if vm else -record.train_loss
                 improved = score > best[0]
@@ -125,15 +153,21 @@ class Trainer:
         order = torch.randperm(n, generator=g["data"]).to(self.device)
         total_loss, correct = 0.0, 0
         batches = range(0, n, cfg.batch_size)
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, unit="batch",
-                   disable=not self.progress)
+        bar = tqdm(
+            batches,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            leave=False,
+            unit="batch",
+            disable=not self.progress,
+        )
         self.model.train()
         for i in bar:
             idx = order[i : i + cfg.batch_size]
             xb, yb = x[idx], y[idx]
             if cfg.augment:
-                xb = random_affine(xb, rotation_deg=cfg.rotation_deg, shift=cfg.shift,
-                                   generator=g["augment"])
+                xb = random_affine(
+                    xb, rotation_deg=cfg.rotation_deg, shift=cfg.shift, generator=g["augment"]
+                )
             if cfg.regime.kind == "adversarial":
                 xb = adversarial_batch(self.model, xb, yb, cfg.regime, g["adversarial"])
             if cfg.channels_last:
@@ -151,16 +185,25 @@ class Trainer:
     def _validate(self, val: EyeDataset | None) -> Metrics | None:
         if val is None or len(val) == 0:
             return None
-        return classification_metrics(predict_logits(self.model, val.images), val.labels,
-                                      val.classes)
+        return classification_metrics(
+            predict_logits(self.model, val.images), val.labels, val.classes
+        )
 
-    def _save(self, history: list[EpochRecord], best: tuple[float, int], vm: Metrics | None,
-              improved: bool) -> None:
+    def _save(
+        self,
+        history: list[EpochRecord],
+        best: tuple[float, int],
+        vm: Metrics | None,
+        improved: bool,
+    ) -> None:
         if self.out is None:
             return
         self.out.mkdir(parents=True, exist_ok=True)
-        training = {**self.training_info, "config": self.config.to_dict(),
-                    "epochs_done": len(history)}
+        training = {
+            **self.training_info,
+            "config": self.config.to_dict(),
+            "epochs_done": len(history),
+        }
         metrics = {"val": vm.to_dict()} if vm else None
         if improved:
             save_model(self.model, self.out / "best", training=training, metrics=metrics)
@@ -201,7 +244,11 @@ def write_curves(path: Path, history: list[EpochRecord]) -> None:
     """Learning curves as CSV (rewritten whole, atomically, so a resume never duplicates rows)."""
     lines = [",".join(CURVE_FIELDS)]
     for r in history:
-        lines.append(",".join(f"{getattr(r, f):.6g}" if isinstance(getattr(r, f), float)
-                              else str(getattr(r, f)) for f in CURVE_FIELDS))
+        lines.append(
+            ",".join(
+                f"{getattr(r, f):.6g}" if isinstance(getattr(r, f), float) else str(getattr(r, f))
+                for f in CURVE_FIELDS
+            )
+        )
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")

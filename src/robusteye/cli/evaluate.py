@@ -1,0 +1,174 @@
+"""`robusteye evaluate | attack | transfer`: clean metrics, robustness curves, transferability."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+import torch
+
+from robusteye.cli.options import data_options, open_source
+from robusteye.cli.table import format_table, parse_floats
+from robusteye.data import EyeDataset
+from robusteye.errors import UsageError
+from robusteye.evaluate import (
+    classification_metrics,
+    predict_logits,
+    robustness_curve,
+    transfer_matrix,
+)
+from robusteye.evaluate.classmap import align_to_model
+from robusteye.io import write_json
+from robusteye.models import EyeModel, load_model
+
+_limit = click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Use a random subset of this many images (seeded).",
+)
+_seed = click.option("--seed", type=int, default=0, show_default=True)
+_out = click.option(
+    "--out", type=click.Path(dir_okay=False), default=None, help="Also write the result as JSON."
+)
+
+
+def _load(
+    checkpoint: str, source: str, folder: dict[str, Any], limit: int | None, seed: int
+) -> tuple[EyeModel, EyeDataset]:
+    model = load_model(checkpoint)
+    ds = align_to_model(open_source(source, **folder), model.classes)
+    if limit is not None and limit < len(ds):
+        g = torch.Generator().manual_seed(seed)
+        ds = ds.subset(torch.randperm(len(ds), generator=g)[:limit].sort().values)
+    return model, ds
+
+
+@click.command()
+@click.argument("checkpoint", type=click.Path())
+@click.option("--data", "source", required=True, help="Data source (synthetic, folder, npz, pz).")
+@data_options
+@_limit
+@_seed
+@_out
+def evaluate(
+    checkpoint: str, source: str, limit: int | None, seed: int, out: str | None, **folder: Any
+) -> None:
+    """Clean metrics of CHECKPOINT on a data source."""
+    model, ds = _load(checkpoint, source, folder, limit, seed)
+    m = classification_metrics(predict_logits(model, ds.images), ds.labels, model.classes)
+    click.echo(
+        f"{len(ds)} images  accuracy {m.accuracy:.4f}  loss {m.loss:.4f}  "
+        f"macro F1 {m.macro_f1:.4f}  ROC-AUC {_fmt(m.roc_auc_macro)}"
+    )
+    rows = [
+        (c, m.precision[c], m.recall[c], m.f1[c], int(sum(m.confusion[i])))
+        for i, c in enumerate(m.classes)
+    ]
+    click.echo(format_table(("class", "precision", "recall", "F1", "support"), rows))
+    if out:
+        write_json(out, m.to_dict())
+
+
+@click.command()
+@click.argument("checkpoint", type=click.Path())
+@click.option("--data", "source", required=True, help="Data source (synthetic, folder, npz, pz).")
+@click.option(
+    "--attack", type=click.Choice(["fgsm", "noise", "pgd"]), default="fgsm", show_default=True
+)
+@click.option("--eps", "eps_text", default=None, help="Comma-separated eps values in [0, 1].")
+@click.option("--snr", "snr_text", default=None, help="Comma-separated target SNRs in dB.")
+@click.option(
+    "--steps", type=click.IntRange(min=1), default=10, show_default=True, help="PGD steps."
+)
+@click.option(
+    "--norm", type=click.Choice(["linf", "l2"]), default="linf", show_default=True, help="PGD norm."
+)
+@data_options
+@_limit
+@_seed
+@_out
+def attack(
+    checkpoint: str,
+    source: str,
+    attack: str,
+    eps_text: str | None,
+    snr_text: str | None,
+    steps: int,
+    norm: str,
+    limit: int | None,
+    seed: int,
+    out: str | None,
+    **folder: Any,
+) -> None:
+    """Accuracy, macro F1 and ROC-AUC of CHECKPOINT under an attack at each eps or SNR."""
+    if (eps_text is None) == (snr_text is None):
+        raise UsageError("give --eps LIST or --snr LIST (one of them)")
+    eps = parse_floats(eps_text, "--eps") if eps_text else None
+    snr = parse_floats(snr_text, "--snr") if snr_text else None
+    if eps is not None and any(e < 0 or e > 1 for e in eps):
+        raise UsageError(f"--eps values must lie in [0, 1], got {eps_text}")
+    options = {"steps": steps, "norm": norm} if attack == "pgd" else {}
+    model, ds = _load(checkpoint, source, folder, limit, seed)
+    curve = robustness_curve(
+        model, ds.images, ds.labels, model.classes, attack, eps=eps, snr=snr, seed=seed, **options
+    )
+    rows = [
+        (p.eps, p.snr_db, p.metrics.accuracy, p.metrics.macro_f1, p.metrics.roc_auc_macro)
+        for p in curve.points
+    ]
+    click.echo(f"{attack} on {len(ds)} images of {source}")
+    click.echo(format_table(("eps", "SNR dB", "accuracy", "macro F1", "ROC-AUC"), rows))
+    if out:
+        write_json(out, {"checkpoint": checkpoint, "data": source, **curve.to_dict()})
+
+
+@click.command()
+@click.argument("checkpoints", nargs=-1, required=True, type=click.Path())
+@click.option("--data", "source", required=True, help="Data source (synthetic, folder, npz, pz).")
+@click.option(
+    "--attack", type=click.Choice(["fgsm", "noise", "pgd"]), default="fgsm", show_default=True
+)
+@click.option("--eps", type=click.FloatRange(min=0, max=1), required=True)
+@data_options
+@_limit
+@_seed
+@_out
+def transfer(
+    checkpoints: tuple[str, ...],
+    source: str,
+    attack: str,
+    eps: float,
+    limit: int | None,
+    seed: int,
+    out: str | None,
+    **folder: Any,
+) -> None:
+    """Accuracy of every model on examples crafted on each model (rows: source, cols: target)."""
+    if len(set(checkpoints)) < 2:
+        raise UsageError("transfer needs at least two different checkpoints")
+    models = {c: load_model(c) for c in checkpoints}
+    first = models[checkpoints[0]]
+    for c, m in models.items():
+        if m.classes != first.classes:
+            raise UsageError(
+                f"{c} has classes {list(m.classes)}, {checkpoints[0]} has "
+                f"{list(first.classes)}: transfer needs one label set"
+            )
+    _, ds = _load(checkpoints[0], source, folder, limit, seed)
+    tm = transfer_matrix(models, ds.images, ds.labels, attack, eps, seed=seed)
+    names = [f"[{i}]" for i in range(len(checkpoints))]
+    click.echo(f"{attack} eps {eps} on {len(ds)} images; rows craft, columns evaluate")
+    for n, c in zip(names, checkpoints, strict=True):
+        click.echo(f"  {n} {c}")
+    rows = [("clean", *tm.clean_accuracy)] + [
+        (n, *r) for n, r in zip(names, tm.accuracy, strict=True)
+    ]
+    click.echo(format_table(("crafted on", *names), rows))
+    if out:
+        write_json(out, tm.to_dict() | {"checkpoints": list(checkpoints), "data": source})
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None or not math.isfinite(v) else f"{v:.4f}"

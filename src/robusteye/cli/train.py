@@ -1,0 +1,179 @@
+"""`robusteye train`: one model, one regime, one data source; writes a checkpoint folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from robusteye.cli.options import data_options, open_source
+from robusteye.cli.table import parse_floats
+from robusteye.models import list_models
+from robusteye.train import REGIMES, RegimeConfig, TrainConfig
+from robusteye.train.run import TrainJob, run_job
+
+
+@click.command()
+@click.option("--model", "model_name", required=True, help="A registered model name.")
+@click.option(
+    "--data",
+    "source",
+    default="synthetic",
+    show_default=True,
+    help="Data source (synthetic, folder, npz, pz).",
+)
+@click.option("--regime", type=click.Choice(REGIMES), default="standard", show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder.")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--lr", type=float, default=0.1, show_default=True)
+@click.option("--momentum", type=float, default=0.9, show_default=True)
+@click.option("--nesterov/--no-nesterov", default=False, show_default=True)
+@click.option("--weight-decay", type=float, default=1e-4, show_default=True)
+@click.option(
+    "--schedule",
+    type=click.Choice(["step", "cosine", "constant"]),
+    default="step",
+    show_default=True,
+    help="step: x0.1 every --step-size epochs (the study).",
+)
+@click.option("--step-size", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option(
+    "--augment/--no-augment",
+    default=True,
+    show_default=True,
+    help="Random rotation +-10 deg and shifts +-5/32.",
+)
+@click.option("--val-fraction", type=float, default=0.1, show_default=True)
+@click.option(
+    "--test-fraction",
+    type=float,
+    default=0.15,
+    show_default=True,
+    help="Persons held out for the final clean metrics.",
+)
+@click.option(
+    "--perturbation",
+    type=click.Choice(["fgsm", "noise"]),
+    default="fgsm",
+    show_default=True,
+    help="augment: kind of added examples.",
+)
+@click.option("--eps", type=float, default=0.01, show_default=True, help="augment: eps.")
+@click.option(
+    "--percent",
+    type=float,
+    default=50.0,
+    show_default=True,
+    help="augment: share of the training set perturbed and added.",
+)
+@click.option(
+    "--source",
+    "source_ckpt",
+    type=click.Path(),
+    default=None,
+    help="augment: FGSM source checkpoint (default: train a standard model first).",
+)
+@click.option(
+    "--adv-fraction",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="adversarial: share of each batch replaced.",
+)
+@click.option(
+    "--adv-eps",
+    default="0.001:0.032",
+    show_default=True,
+    help="adversarial: eps range MIN:MAX or a list A,B,C.",
+)
+@click.option("--adv-attack", type=click.Choice(["fgsm", "pgd"]), default="fgsm", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last if it exists.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@data_options
+def train(
+    model_name: str,
+    source: str,
+    regime: str,
+    out: str,
+    test_fraction: float,
+    perturbation: str,
+    eps: float,
+    percent: float,
+    source_ckpt: str | None,
+    adv_fraction: float,
+    adv_eps: str,
+    adv_attack: str,
+    resume: bool,
+    progress: bool,
+    label_map: tuple[str, ...],
+    manifest: str | None,
+    person_regex: str | None,
+    classes: str | None,
+    **train_options: Any,
+) -> None:
+    """Train MODEL on a data source in a regime; writes OUT/{best,last}, curves and metrics."""
+    if model_name not in list_models():
+        from robusteye.errors import UsageError
+
+        raise UsageError(f"unknown model {model_name!r} (known: {', '.join(list_models())})")
+    lo_hi, choices = _adv_eps(adv_eps)
+    reg = RegimeConfig(
+        kind=regime,
+        perturbation=perturbation,
+        eps=eps,
+        percent=percent,
+        source=source_ckpt,
+        fraction=adv_fraction,
+        attack=adv_attack,
+        eps_min=lo_hi[0],
+        eps_max=lo_hi[1],
+        eps_choices=choices,
+    )
+    config = TrainConfig(regime=reg, **train_options)
+    ds = open_source(source, label_map, manifest, person_regex, classes)
+    job = TrainJob(model_name, ds, config, Path(out), test_fraction=test_fraction)
+    click.echo(
+        f"training {model_name} ({regime}) on {len(ds)} images of {source} -> {out}", err=True
+    )
+
+    def on_epoch(r: Any) -> None:
+        click.echo(
+            f"epoch {r.epoch:>3}/{config.epochs}  lr {r.lr:.4g}  loss {r.train_loss:.4f}"
+            f"  acc {r.train_acc:.4f}  val_loss {r.val_loss:.4f}  val_acc {r.val_acc:.4f}"
+            f"  {r.seconds:.1f}s",
+            err=True,
+        )
+
+    result = run_job(
+        job,
+        resume=resume,
+        progress=progress,
+        on_epoch=on_epoch,
+        log=lambda s: click.echo(s, err=True),
+    )
+    fit = result.fit
+    val = fit.val_metrics
+    click.echo(
+        f"done: {len(fit.history)} epochs, best epoch {fit.best_epoch}"
+        + (f", val accuracy {val.accuracy:.4f}" if val else "")
+    )
+    if result.test_metrics is not None:
+        t = result.test_metrics
+        click.echo(
+            f"test ({t.n} images of {len(result.splits['test'])} held-out persons): "
+            f"accuracy {t.accuracy:.4f}  macro F1 {t.macro_f1:.4f}  "
+            f"ROC-AUC {t.roc_auc_macro if t.roc_auc_macro is not None else '-'}"
+        )
+    click.echo(f"checkpoints: {out}/last (final), {out}/best (best validation)")
+
+
+def _adv_eps(text: str) -> tuple[tuple[float, float], tuple[float, ...]]:
+    if ":" in text:
+        lo, hi = parse_floats(text.replace(":", ","), "--adv-eps")[:2]
+        return (lo, hi), ()
+    values = parse_floats(text, "--adv-eps")
+    return (min(values), max(values)), tuple(values)
