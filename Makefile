@@ -21,6 +21,11 @@ demo: install
 	$(VENV)/bin/robusteye data synth --out $(DEMO_OUT)/synthetic.npz
 	$(VENV)/bin/robusteye data info $(DEMO_OUT)/synthetic.npz
 	$(VENV)/bin/robusteye data preview $(DEMO_OUT)/synthetic.npz --out $(DEMO_OUT)/preview.png
+	$(VENV)/bin/robusteye train --model wrn_16_1 --data synthetic:n=1500 --epochs 3 \
+		--out $(DEMO_OUT)/wrn_16_1 --no-progress --resume
+	$(VENV)/bin/robusteye attack $(DEMO_OUT)/wrn_16_1/last --data synthetic:n=500,seed=7 \
+		--attack fgsm --eps 0.001,0.003,0.005,0.01,0.03 --out $(DEMO_OUT)/fgsm.json
+	$(VENV)/bin/robusteye inspect parseval_wrn_16_1
 	@echo "demo outputs in $(DEMO_OUT)/"
 
 test: install
