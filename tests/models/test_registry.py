@@ -129,3 +129,18 @@ def test_wrn_28_10_size() -> None:
     with torch.device("meta"):
         n = sum(p.numel() for p in create_model("wrn_28_10").parameters())
     assert 36.4e6 < n < 36.6e6
+
+
+def test_models_deepcopy_and_pickle():
+    import copy
+    import pickle
+
+    import torch
+
+    from robusteye.models import create_model
+
+    model = create_model("parseval_wrn_16_1", 4).eval()
+    x = torch.rand(2, 1, 32, 32)
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):  # noqa: S301
+        assert clone.config == model.config
+        assert torch.equal(clone(x), model(x))

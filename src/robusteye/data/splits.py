@@ -8,7 +8,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
 
 from robusteye.data.dataset import EyeDataset
 from robusteye.errors import DataError, UsageError
@@ -24,6 +23,8 @@ def person_kfold(ds: EyeDataset, n_splits: int, *, seed: int = 0) -> list[Split]
     n_persons = len(ds.person_ids)
     if n_persons < n_splits:
         raise DataError(f"cannot make {n_splits} person-grouped folds from {n_persons} persons")
+    from sklearn.model_selection import StratifiedGroupKFold  # slow import: only when used
+
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # "least populated class has fewer members" is expected
         warnings.simplefilter("ignore", UserWarning)

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 from torch import Tensor
 
 
@@ -50,6 +49,8 @@ def classification_metrics(logits: Tensor, labels: Tensor, classes: tuple[str, .
     negatives; micro pools every (example, class) decision; binary uses P(class 1). None where
     undefined (a single class present).
     """
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     logits = logits.detach().float().cpu()
     labels = labels.detach().cpu()
     k = len(classes)
@@ -80,6 +81,8 @@ def classification_metrics(logits: Tensor, labels: Tensor, classes: tuple[str, .
 
 
 def _auc_macro(y: np.ndarray, probs: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
     k = probs.shape[1]
     if k == 2:
         return float(roc_auc_score(y, probs[:, 1])) if len(np.unique(y)) == 2 else None
@@ -93,5 +96,7 @@ def _auc_micro(y: np.ndarray, probs: np.ndarray) -> float | None:
     k = probs.shape[1]
     if k == 2:
         return _auc_macro(y, probs)
+    from sklearn.metrics import roc_auc_score
+
     onehot = np.eye(k, dtype=bool)[y]
     return float(roc_auc_score(onehot.ravel(), probs.ravel()))

@@ -133,6 +133,14 @@ class ModelConfig:
         object.__setattr__(self, "std", float(self.std))
         object.__setattr__(self, "params", MappingProxyType(params))
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> ModelConfig:
+        return self  # immutable: copies of a model may share it
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # MappingProxyType does not pickle; rebuild from the plain dict (used by deepcopy of
+        # models in other libraries and by multiprocessing).
+        return (ModelConfig.from_dict, (self.to_dict(),))
+
     @property
     def parseval(self) -> bool:
         """True for the Parseval families (constrained layers, convex merges)."""
