@@ -145,3 +145,33 @@ def test_cli_user_errors(runs, capsys, tmp_path, args, code, message):
     assert main([a.format(**fill) for a in args]) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_split_restricts_to_held_out_persons(runs, capsys, tmp_path):
+    root, data = runs
+    splits = root / "a" / "splits.json"
+    assert (
+        main(
+            ["evaluate", str(root / "a" / "last"), "--data", str(data), "--split", f"{splits}:test"]
+        )
+        == 0
+    )
+    n_test = int(capsys.readouterr().out.split()[0])
+    test_persons = json.loads(splits.read_text())["test"]
+    from robusteye.data import load_dataset
+
+    persons = load_dataset(data).persons
+    assert 0 < n_test < 96 and n_test == sum(p in test_persons for p in persons)
+    assert (
+        main(
+            [
+                "evaluate",
+                str(root / "a" / "last"),
+                "--data",
+                str(data),
+                "--split",
+                f"{splits}:nokey",
+            ]
+        )
+        == 2
+    )

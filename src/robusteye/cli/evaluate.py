@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import click
@@ -29,6 +31,13 @@ _limit = click.option(
     help="Use a random subset of this many images (seeded).",
 )
 _seed = click.option("--seed", type=int, default=0, show_default=True)
+_split = click.option(
+    "--split",
+    "split",
+    default=None,
+    metavar="SPLITS.json[:KEY]",
+    help="Keep only the persons listed under KEY (default test) of a run's splits.json.",
+)
 _out = click.option(
     "--out", type=click.Path(dir_okay=False), default=None, help="Also write the result as JSON."
 )
@@ -37,8 +46,11 @@ _out = click.option(
 def _load(
     checkpoint: str, source: str, folder: dict[str, Any], limit: int | None, seed: int
 ) -> tuple[EyeModel, EyeDataset]:
+    split = folder.pop("split", None)
     model = load_model(checkpoint)
     ds = align_to_model(open_source(source, **folder), model.classes)
+    if split is not None:
+        ds = _only_persons(ds, split)
     if limit is not None and limit < len(ds):
         g = torch.Generator().manual_seed(seed)
         ds = ds.subset(torch.randperm(len(ds), generator=g)[:limit].sort().values)
@@ -49,6 +61,7 @@ def _load(
 @click.argument("checkpoint", type=click.Path())
 @click.option("--data", "source", required=True, help="Data source (synthetic, folder, npz, pz).")
 @data_options
+@_split
 @_limit
 @_seed
 @_out
@@ -86,6 +99,7 @@ def evaluate(
     "--norm", type=click.Choice(["linf", "l2"]), default="linf", show_default=True, help="PGD norm."
 )
 @data_options
+@_split
 @_limit
 @_seed
 @_out
@@ -132,6 +146,7 @@ def attack(
 )
 @click.option("--eps", type=click.FloatRange(min=0, max=1), required=True)
 @data_options
+@_split
 @_limit
 @_seed
 @_out
@@ -168,6 +183,19 @@ def transfer(
     click.echo(format_table(("crafted on", *names), rows))
     if out:
         write_json(out, tm.to_dict() | {"checkpoints": list(checkpoints), "data": source})
+
+
+def _only_persons(ds: EyeDataset, spec: str) -> EyeDataset:
+    path, _, key = spec.partition(":")
+    key = key or "test"
+    try:
+        persons = set(json.loads(Path(path).read_text())[key])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise UsageError(f"--split {spec}: cannot read person list {key!r} ({err})") from None
+    rows = [i for i, p in enumerate(ds.persons) if p in persons]
+    if not rows:
+        raise UsageError(f"--split {spec}: none of its {len(persons)} persons are in the data")
+    return ds.subset(rows)
 
 
 def _fmt(v: float | None) -> str:
