@@ -141,6 +141,6 @@ def test_models_deepcopy_and_pickle():
 
     model = create_model("parseval_wrn_16_1", 4).eval()
     x = torch.rand(2, 1, 32, 32)
-    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):  # noqa: S301
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         assert clone.config == model.config
         assert torch.equal(clone(x), model(x))
