@@ -105,22 +105,12 @@ def test_evaluate_and_attack_print_tables(runs, capsys, tmp_path):
 
 def test_transfer_matrix(runs, capsys):
     root, data = runs
-    assert (
-        main(
-            [
-                "transfer",
-                str(root / "a" / "last"),
-                str(root / "b" / "last"),
-                "--data",
-                str(data),
-                "--eps",
-                "0.05",
-            ]
-        )
-        == 0
-    )
+    pair = [str(root / "a" / "last"), str(root / "b" / "last")]
+    assert main(["transfer", *pair, "--data", str(data), "--eps", "0.01,0.05"]) == 0
     out = capsys.readouterr().out
-    assert "crafted on" in out and "[1]" in out
+    assert "crafted on" in out and "[1]" in out and "eps 0.05" in out
+    assert main(["transfer", *pair, "--data", str(data), "--snr", "30"]) == 0
+    assert "SNR 30.0 dB" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,8 @@ def test_transfer_matrix_diagonal_is_white_box(trained_toy):
             p.add_(0.05 * torch.randn_like(p))
     x, y = toy_batch(100, seed=5)
     tm = transfer_matrix({"a": trained_toy, "b": other}, x, y, "fgsm", 0.03)
+    by_snr = transfer_matrix({"a": trained_toy, "b": other}, x, y, "fgsm", snr=35.0)
+    assert all(abs(s - 35.0) < 0.1 for s in by_snr.snr_db)
     white = float(
         (predict_logits(trained_toy, fgsm(trained_toy, x, y, 0.03)).argmax(1) == y).float().mean()
     )

@@ -117,12 +117,7 @@ def attack(
     **folder: Any,
 ) -> None:
     """Accuracy, macro F1 and ROC-AUC of CHECKPOINT under an attack at each eps or SNR."""
-    if (eps_text is None) == (snr_text is None):
-        raise UsageError("give --eps LIST or --snr LIST (one of them)")
-    eps = parse_floats(eps_text, "--eps") if eps_text else None
-    snr = parse_floats(snr_text, "--snr") if snr_text else None
-    if eps is not None and any(e < 0 or e > 1 for e in eps):
-        raise UsageError(f"--eps values must lie in [0, 1], got {eps_text}")
+    eps, snr = _eps_or_snr(eps_text, snr_text)
     options = {"steps": steps, "norm": norm} if attack == "pgd" else {}
     model, ds = _load(checkpoint, source, folder, limit, seed)
     curve = robustness_curve(
@@ -144,7 +139,8 @@ def attack(
 @click.option(
     "--attack", type=click.Choice(["fgsm", "noise", "pgd"]), default="fgsm", show_default=True
 )
-@click.option("--eps", type=click.FloatRange(min=0, max=1), required=True)
+@click.option("--eps", "eps_text", default=None, help="Comma-separated eps values in [0, 1].")
+@click.option("--snr", "snr_text", default=None, help="Comma-separated target SNRs in dB.")
 @data_options
 @_split
 @_limit
@@ -154,13 +150,15 @@ def transfer(
     checkpoints: tuple[str, ...],
     source: str,
     attack: str,
-    eps: float,
+    eps_text: str | None,
+    snr_text: str | None,
     limit: int | None,
     seed: int,
     out: str | None,
     **folder: Any,
 ) -> None:
     """Accuracy of every model on examples crafted on each model (rows: source, cols: target)."""
+    eps, snr = _eps_or_snr(eps_text, snr_text)
     if len(set(checkpoints)) < 2:
         raise UsageError("transfer needs at least two different checkpoints")
     models = {c: load_model(c) for c in checkpoints}
@@ -172,17 +170,36 @@ def transfer(
                 f"{list(first.classes)}: transfer needs one label set"
             )
     _, ds = _load(checkpoints[0], source, folder, limit, seed)
-    tm = transfer_matrix(models, ds.images, ds.labels, attack, eps, seed=seed)
     names = [f"[{i}]" for i in range(len(checkpoints))]
-    click.echo(f"{attack} eps {eps} on {len(ds)} images; rows craft, columns evaluate")
+    click.echo(f"{attack} on {len(ds)} images; rows craft, columns evaluate")
     for n, c in zip(names, checkpoints, strict=True):
         click.echo(f"  {n} {c}")
-    rows = [("clean", *tm.clean_accuracy)] + [
-        (n, *r) for n, r in zip(names, tm.accuracy, strict=True)
-    ]
-    click.echo(format_table(("crafted on", *names), rows))
+    results = []
+    for value in eps if eps is not None else snr or []:
+        kw = {"eps": value} if eps is not None else {"snr": value}
+        tm = transfer_matrix(models, ds.images, ds.labels, attack, seed=seed, **kw)
+        label = f"eps {value}" if eps is not None else f"SNR {value} dB"
+        click.echo(f"\n{label}")
+        rows = [("clean", *tm.clean_accuracy, None, None)] + [
+            (n, *r, e, s) for n, r, e, s in zip(names, tm.accuracy, tm.eps, tm.snr_db, strict=True)
+        ]
+        click.echo(format_table(("crafted on", *names, "eps", "SNR dB"), rows))
+        results.append(tm.to_dict())
     if out:
-        write_json(out, tm.to_dict() | {"checkpoints": list(checkpoints), "data": source})
+        write_json(out, {"checkpoints": list(checkpoints), "data": source, "matrices": results})
+
+
+def _eps_or_snr(
+    eps_text: str | None, snr_text: str | None
+) -> tuple[list[float] | None, list[float] | None]:
+    """Parse exactly one of --eps LIST / --snr LIST; eps values must lie in [0, 1]."""
+    if (eps_text is None) == (snr_text is None):
+        raise UsageError("give --eps LIST or --snr LIST (one of them)")
+    eps = parse_floats(eps_text, "--eps") if eps_text else None
+    if eps is not None and any(e < 0 or e > 1 for e in eps):
+        raise UsageError(f"--eps values must lie in [0, 1], got {eps_text}")
+    snr = parse_floats(snr_text, "--snr") if snr_text else None
+    return eps, snr
 
 
 def _only_persons(ds: EyeDataset, spec: str) -> EyeDataset:
