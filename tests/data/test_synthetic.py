@@ -92,18 +92,20 @@ def test_person_traits_are_stable() -> None:
 
 
 def test_open_and_closed_differ_but_overlap(small: EyeDataset) -> None:
-    # Share of dark pixels in the eye window: the iris and open lids make more of them than a
-    # shut lid's lash line, but pose, light and blur make the two classes overlap.
+    # Height of the dark region through the middle of the eye: the iris makes it taller in an
+    # open eye than a shut eye's lash band (thick, but with no iris under it), but pose, light,
+    # blur and clutter (folds, shadows, frames) make the two classes overlap. The share of dark
+    # pixels alone would not do: a shut eye's matted lashes are as dark and as big as an iris.
     x = small.images[:, 0]
     median = x.flatten(1).median(dim=1).values.view(-1, 1, 1)
-    dark = (x[:, 10:22, 6:26] < median - 0.1).float().mean(dim=(1, 2))
+    dark = (x[:, 6:26, 12:20] < median - 0.1).float().mean(dim=2).sum(dim=1)
     is_open, is_closed = dark[small.labels == OPEN], dark[small.labels == CLOSED]
     gap = float(is_open.mean() - is_closed.mean())
     spread = float(torch.cat([is_open, is_closed]).std())
     assert 0.1 * spread < gap < 2.0 * spread
     best = max(
         (float((is_open > t).sum() + (is_closed <= t).sum()) / (len(is_open) + len(is_closed)))
-        for t in np.linspace(0.0, 1.0, 101)
+        for t in np.linspace(0.0, 20.0, 201)
     )
     assert best < 0.95
 

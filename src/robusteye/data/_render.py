@@ -20,6 +20,8 @@ RENDER_SIZE = 64
 OUT_SIZE = 32
 #: Occluder codes in `params["occluder"]`; blur and darkness act after downsampling.
 NONE, HAND, HAIR, SUNGLASSES, BLUR, OUT_OF_FRAME, DARK = range(7)
+N_FOLDS = 3  #: skin folds per crop (`fold_*{k}` parameters; depth 0 switches one off)
+_SHUT = 0.45  # below this aperture the lashes mat into a band (see `_shut`)
 _PIX = 2.0 / RENDER_SIZE  # one render pixel in scene units: the width of a hard edge
 
 Params = dict[str, torch.Tensor]
@@ -42,10 +44,12 @@ def _noise(gen: torch.Generator, b: int) -> Tensor:
     coarse = torch.rand(b, 1, 6, 6, generator=gen)
     mid = torch.rand(b, 1, 14, 14, generator=gen)
     fine = torch.rand(b, 1, 20, 20, generator=gen)
+    pores = torch.rand(b, 1, OUT_SIZE, OUT_SIZE, generator=gen)
     z = F.interpolate(coarse, size=(OUT_SIZE, OUT_SIZE), mode="bicubic").mul_(1.2)
     z += F.interpolate(mid, size=(OUT_SIZE, OUT_SIZE), mode="bilinear").mul_(0.6)
     z += F.interpolate(fine, size=(OUT_SIZE, OUT_SIZE), mode="bilinear").mul_(0.3)
-    return F.interpolate(z, size=(RENDER_SIZE, RENDER_SIZE), mode="bilinear")[:, 0].sub_(1.05)
+    z += pores.mul_(0.45)
+    return F.interpolate(z, size=(RENDER_SIZE, RENDER_SIZE), mode="bilinear")[:, 0].sub_(1.28)
 
 
 def render(p: Params, gen: torch.Generator) -> Tensor:
@@ -67,6 +71,7 @@ def render(p: Params, gen: torch.Generator) -> Tensor:
 
     img = _skin(q, x, y, gen)
     img = _eye(q, img, x, y)
+    _on_subset(p["aperture"] < _SHUT, _shut, q, img, x, y)
     _on_subset(p["glasses"] > 0, _glasses, q, img, x, y)
     _on_subset(p["occluder"] == HAND, _hand, q, img, x, y)
     _on_subset(p["occluder"] == HAIR, _hair, q, img, x, y)
@@ -76,7 +81,18 @@ def render(p: Params, gen: torch.Generator) -> Tensor:
     # Light and exposure vary slowly, so they are applied at output size (4x fewer pixels):
     # a linear gradient across the crop, a gain, then a gamma curve.
     w = (torch.arange(OUT_SIZE, dtype=torch.float32) + 0.5) * (2.0 / OUT_SIZE) - 1.0
-    light = (q["grad_u"] * w.view(1, 1, -1) + q["grad_v"] * w.view(1, -1, 1)).add_(q["gain"])
+    wu, wv = w.view(1, 1, -1), w.view(1, -1, 1)
+    light = (q["grad_u"] * wu + q["grad_v"] * wv).add_(q["gain"])
+    # Cast shadows: hair, a hat brim or the nose bridge darken one side of many crops, and a
+    # soft blob of shade or sheen lies somewhere on others.
+    side = (wu * torch.cos(q["sh_angle"])) + wv * torch.sin(q["sh_angle"]) - q["sh_edge"]
+    light *= torch.sigmoid(side.div_(q["sh_soft"])).mul_(-q["sh_depth"]).add_(1.0)
+    blob = torch.sub(wu, q["blob_u"]).square_() + torch.sub(wv, q["blob_v"]).square_()
+    light *= blob.div_(-(q["blob_r"] ** 2)).exp_().mul_(q["blob"]).add_(1.0)
+    # Specular sheen on oily or wet skin: a small bright spot anywhere (lid, brow bone, cheek),
+    # so that a bright speck is not only the eye's glint.
+    spot = torch.sub(wu, q["spec_u"]).square_() + torch.sub(wv, q["spec_v"]).square_()
+    out += spot.div_(-(q["spec_r"] ** 2)).exp_().mul_(q["spec"])
     out = out.mul_(light.clamp_(min=0.05)).clamp_(1e-4, 1.0).log_().mul_(q["gamma"]).exp_()
     # Contrast: scenes range from crisp to flat, low-contrast shots (haze, cheap optics).
     mean = out.mean(dim=(1, 2), keepdim=True)
@@ -121,21 +137,22 @@ def _skin(q: Params, x: Tensor, y: Tensor, gen: torch.Generator) -> Tensor:
     body = _fill(half.sub_(y.sub(yb).abs_()), 0.1)
     ends = torch.sigmoid(t.sub(1.1).div_(-0.08)).mul_(torch.sigmoid(t.add(0.85).div_(0.06)))
     hair = torch.sin(x * 55.0 + y * 25.0 + q["phase"]).mul_(0.2).add_(0.8)
-    return img.mul_(body.mul_(ends).mul_(hair).mul_(-q["brow_dark"]).add_(1.0))
+    img.mul_(body.mul_(ends).mul_(hair).mul_(-q["brow_dark"]).add_(1.0))
+    # Folds and wrinkles: soft dark creases with a lit edge above, anywhere in the crop (crow's
+    # feet, lid and under-eye lines), so that a thin curved line alone does not mean a shut eye.
+    for k in range(N_FOLDS):
+        line = y - q[f"fold_y{k}"] - x * q[f"fold_s{k}"] - x.square() * q[f"fold_c{k}"]
+        depth, fw = q[f"fold_d{k}"], q[f"fold_w{k}"]
+        # A crease lit on its upper side: a Gaussian times a ramp across the line.
+        ridge = _band(line, 0.0, fw).mul_(line.div_(fw).mul_(0.8).add_(1.0))
+        img *= ridge.mul_(_band(x, q[f"fold_x{k}"], q[f"fold_len{k}"])).mul_(-depth).add_(1.0)
+    return img
 
 
 def _eye(q: Params, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """Lids, crease, sclera, iris, pupil, glints and lashes for a lid aperture in [0, 1]."""
     a, hu, hl, ap = q["half_width"], q["upper_h"], q["lower_h"], q["aperture"]
-    t = x / a
-    s = t.square().neg_().add_(1.0).clamp_(min=0.0)  # 1 at the eye centre, 0 at the corners
-    # Lid profile: a rational bend of s; roundness > 0 gives a round eye, < 0 an almond.
-    k = q["roundness"]
-    f = s * (1 + k) / (s * k + 1)
-    # The upper lid slides from its open arc down to the lower lid; shut, it lies along the
-    # lower lid's curve, which is why a closed eye reads as a downward-bowed lash line.
-    y_low = f * hl
-    y_up = y_low - f * ((hl + hu) * ap)
+    t, s, y_low, y_up = _lids(q, x)
     inside = torch.minimum(y - y_up, y_low - y)
     opening = _fill(inside, _PIX / 2)
 
@@ -144,7 +161,7 @@ def _eye(q: Params, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
         (x / (1.1 * a)).square_().neg_().add_(1.0).clamp_(min=0.0).mul_(-(hu + q["crease_gap"]))
     )
     env = torch.sigmoid(t.abs().sub_(1.05).div_(-0.05))
-    img *= _band(y, crease_y, 0.03).mul_(env).mul_(-q["crease"] * (0.35 + 0.65 * ap)).add_(1.0)
+    img *= _band(y, crease_y, 0.03).mul_(env).mul_(-q["crease"] * (0.7 + 0.3 * ap)).add_(1.0)
     img *= _band(y, y_low + 0.12, 0.07).mul_(_band(t, 0.0, 1.1)).mul_(-0.12).add_(1.0)  # eye bag
 
     # The eyeball bulges under the lid: a soft highlight, seen on the lid skin around the
@@ -154,7 +171,7 @@ def _eye(q: Params, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     img *= bulge.mul_(q["bulge"] * (1.6 - ap)).add_(1.0)
 
     # Eyeball: sclera shaded in the corners and under the lid, then iris, pupil and glints.
-    lid_shadow = torch.sub(y, y_up).clamp_(min=0.0).div_(-0.06).exp_().mul_(-0.4).add_(1.0)
+    lid_shadow = torch.sub(y, y_up).clamp_(min=0.0).div_(-0.04).exp_().mul_(-0.3).add_(1.0)
     eye = s.mul(0.35).add_(0.65).mul_(q["sclera"]).mul_(lid_shadow)
     icx, icy = q["gaze_x"] * 0.3 * a, (hl - hu) * 0.35 + q["gaze_y"] * 0.05
     ri = q["iris_r"] * a
@@ -174,12 +191,17 @@ def _eye(q: Params, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     # Lashes: a dark band on the upper lid edge, thicker outwards; above the edge when open,
     # bunched and hanging below it when shut. The lower lid gets a faint line.
     # Shut, the lashes bunch into a crescent: thickest mid-lid, thin at the corners.
-    w = t.clamp(min=0.0).mul_(0.5).add_(1.0).mul_(q["lash_w"] * (3.0 - 2.0 * ap))
+    w = (
+        t.clamp(min=0.0)
+        .mul_(0.5)
+        .add_(1.0)
+        .mul_(q["lash_w"] * (1.0 + 2.0 * (1.0 - ap / 0.35).clamp(min=0.0)))
+    )
     w *= (1 - s).mul_((ap - 1) * 0.6).add_(1.0)
     centre = y_up - w * (0.6 * ap - 0.35)
     lash_env = torch.sigmoid(t.abs().sub_(1.04).div_(-0.04))
     dark = (q["lash"] * (1.3 - 0.45 * ap)).clamp(max=0.95)
-    dark = (1 - s).mul_((ap - 1) * 0.7).add_(1.0).mul_(dark)  # shut: fading towards corners
+    dark = (1 - s).mul_((ap - 1) * 0.9).add_(1.0).mul_(dark)  # shut: fading towards corners
     img *= _band(y, centre, w).mul_(lash_env).mul_(-dark).add_(1.0).clamp_(min=0.0)
     # Single lashes beyond the line: a comb of short strokes, hanging down when shut.
     comb = torch.sin(x * 110.0 + q["phase"]).mul_(0.5).add_(0.5)
@@ -187,6 +209,37 @@ def _eye(q: Params, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     img *= fringe.mul_(comb).mul_(lash_env).mul_(-0.8 * q["lash"]).add_(1.0)
     img *= _band(y, y_low + 0.008, 0.018).mul_(lash_env).mul_(-q["lower_line"]).add_(1.0)
     return img
+
+
+def _lids(q: Params, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Eye-relative x (t), centre weight s (1 mid-eye, 0 at the corners) and both lid lines."""
+    t = x / q["half_width"]
+    s = t.square().neg_().add_(1.0).clamp_(min=0.0)
+    # Lid profile: a rational bend of s; roundness > 0 gives a round eye, < 0 an almond.
+    k = q["roundness"]
+    f = s * (1 + k) / (s * k + 1)
+    # The upper lid slides from its open arc down to the lower lid; shut, it lies along the
+    # lower lid's curve, which is why a closed eye reads as a downward-bowed lash line.
+    y_low = f * q["lower_h"]
+    return t, s, y_low, y_low - f * ((q["lower_h"] + q["upper_h"]) * q["aperture"])
+
+
+def _shut(q: Params, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    """A shut or nearly shut eye: the lashes of both lids mat into a short, thick, dark band
+    at mid-lid, with the lower lid's shadow under it and the stretched upper lid shining above.
+    """
+    t, _, y_low, y_up = _lids(q, x)
+    shut = (_SHUT - q["aperture"]).div_(_SHUT - 0.2).clamp_(0.0, 1.0)  # 1 up to 0.2
+    mid = _band(t, 0.0, q["band_len"])
+    thick = q["lash_w"] * q["band_w"]
+    band = _band(y, y_up + 0.3 * thick, thick).mul_(mid).mul_(-q["band_dark"] * shut)
+    # Below the lid edge the band breaks into single hanging lashes.
+    comb = torch.sin(x * 45.0 + y * 10.0 + q["phase"]).mul_(0.45).add_(0.55)
+    band *= torch.sigmoid(torch.sub(y, y_up).div_(0.03)).mul_(comb.sub_(1.0)).add_(1.0)
+    img *= band.add_(1.0).clamp_(min=0.0)
+    img *= _band(y, y_low + thick + 0.08, 0.07).mul_(mid).mul_(-0.2 * shut).add_(1.0)
+    lid = _band(y, y_up - thick - 0.2, 0.2).mul_(_band(t, 0.0, 0.8))
+    return img.mul_(lid.mul_(q["lid_shine"] * shut).add_(1.0))
 
 
 def _glasses(q: Params, img: Tensor, x: Tensor, y: Tensor) -> Tensor:

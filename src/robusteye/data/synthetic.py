@@ -3,7 +3,10 @@
 `generate_synthetic(n, seed=, n_persons=)` returns an `EyeDataset` of float32 N x 1 x 32 x 32
 images in [0, 1]. Each crop is drawn from a continuous eyelid aperture (0 = shut, 1 = wide
 open) that sets its label, a person with stable traits (skin, iris, eye shape, brow, lashes,
-glasses) and per-image nuisance (pose, light, glints, blur, noise). `notVisible` crops hide the
+glasses) and per-image nuisance (pose, framing, light, cast shadows, skin sheen, folds and
+wrinkles, glints, blur, noise). Clutter is shared by all classes, so it is no cue for a hidden
+eye, and a shut eye is told by its missing iris and sclera, not by a thin line: its lashes mat
+into a thick dark band under a bright, stretched lid. `notVisible` crops hide the
 eye behind a hand, hair, dark sunglasses, heavy blur, the crop border or darkness. The same seed
 gives bit-identical images on the same machine; randomness is local (numpy and torch
 generators), never global.
@@ -28,6 +31,8 @@ OPEN, PARTIAL, CLOSED, NOT_VISIBLE = range(4)
 _T_CLOSED, _T_OPEN = 0.25, 0.6
 #: Share of visible crops whose aperture lies just across a threshold, as with hard real labels.
 _BOUNDARY_SHARE, _BOUNDARY_WIDTH = 0.06, 0.06
+#: Where the folds lie (eye frame, y down): the lid fold above the eye, a line under it, anywhere.
+_FOLD_ROWS = ((-0.55, -0.2), (0.15, 0.5), (-0.9, 0.9))
 _CHUNK = 128  # images rendered at once: big enough to vectorise, small enough for the cache
 
 
@@ -94,10 +99,10 @@ def _person_traits(rng: np.random.Generator, p: int) -> dict[str, np.ndarray]:
     half_width = u(0.7, 0.92, p)
     skin = u(0.35, 0.78, p)
     upper_h = u(0.36, 0.52, p) * half_width
-    glasses = (rng.random(p) < 0.2).astype(np.float64)
+    glasses = (rng.random(p) < 0.3).astype(np.float64)
     return {
         "skin": skin,
-        "skin_tex": u(0.03, 0.1, p),
+        "skin_tex": u(0.05, 0.18, p),
         "socket": u(0.15, 0.45, p),
         "cheek": u(0.0, 0.15, p),
         "nose": u(0.05, 0.25, p),
@@ -109,21 +114,21 @@ def _person_traits(rng: np.random.Generator, p: int) -> dict[str, np.ndarray]:
         "iris_r": u(0.4, 0.5, p),
         "iris": u(0.07, 0.45, p),
         "pupil": u(0.35, 0.5, p),
-        "sclera": np.minimum(skin + u(-0.05, 0.25, p), 0.95),
+        "sclera": np.minimum(skin + u(0.0, 0.3, p), 0.95),
         "brow_y": upper_h + u(0.22, 0.45, p),
         "brow_arch": u(0.02, 0.12, p),
         "brow_thick": u(0.18, 0.35, p),
         "brow_dark": u(0.1, 0.75, p),
         "crease_gap": u(0.05, 0.14, p),
-        "crease": u(0.05, 0.25, p),
+        "crease": u(0.05, 0.35, p),
         "lash": u(0.45, 0.85, p),
         "lash_w": u(0.03, 0.055, p),
         "lower_line": u(0.1, 0.3, p),
         "bulge": u(0.03, 0.15, p),
         "glasses": glasses,
         "frame_h": u(0.38, 0.55, p),
-        "frame_w": u(0.03, 0.08, p),
-        "frame_val": u(0.05, 0.45, p),
+        "frame_w": u(0.03, 0.12, p),
+        "frame_val": u(0.02, 0.6, p),
         "hair_val": u(0.05, 0.45, p),
     }
 
@@ -155,15 +160,15 @@ def _image_params(
     occluder = np.where(hidden, rng.integers(R.HAND, R.DARK + 1, n), R.NONE)
     # Some visible crops get a hand or a lock of hair at the border only: a distractor, not a
     # hidden eye, so the classes cannot be told apart by "something dark is in the crop".
-    distract = ~hidden & (rng.random(n) < 0.08)
+    distract = ~hidden & (rng.random(n) < 0.2)
     occluder = np.where(distract, rng.choice([R.HAND, R.HAIR], n), occluder)
     occ_edge = np.where(distract, u(0.5, 0.95, n), u(-1.1, -0.3, n))
-    blur = u(0.6, 1.5, n)
-    blur = np.where(occluder == R.BLUR, u(2.8, 4.5, n), blur)
-    noise = u(0.002, 0.015, n)
+    blur = u(0.5, 2.0, n)
+    blur = np.where(occluder == R.BLUR, u(3.5, 5.5, n), blur)
+    noise = u(0.004, 0.03, n)
     noise = np.where(occluder == R.DARK, u(0.02, 0.06, n), noise)
 
-    tx, ty = u(-0.12, 0.12, n), u(-0.1, 0.15, n)
+    tx, ty = u(-0.14, 0.14, n), u(-0.16, 0.1, n)
     out = occluder == R.OUT_OF_FRAME  # the eye centre pushed past the crop border
     theta, radius = u(0, 2 * np.pi, n), u(0.95, 1.35, n)
     tx = np.where(out, radius * np.cos(theta), tx)
@@ -180,7 +185,7 @@ def _image_params(
         "angle": np.deg2rad(u(-15.0, 15.0, n)),
         "tx": tx,
         "ty": ty,
-        "scale": u(0.95, 1.35, n),
+        "scale": u(0.65, 1.3, n),
         "flip": rng.choice([-1.0, 1.0], n),
         "gaze_x": u(-0.8, 0.8, n),
         "gaze_y": u(-1.0, 1.0, n),
@@ -205,4 +210,35 @@ def _image_params(
         "occ_val": occ_val,
         "finger_w": u(0.25, 0.45, n),
         "dark": u(0.03, 0.12, n),
-    }
+        "band_len": u(0.35, 0.65, n),
+        "band_w": u(2.0, 5.0, n),
+        "band_dark": u(0.6, 0.97, n),
+        "lid_shine": u(0.1, 0.35, n),
+        "sh_angle": u(0.0, 2 * np.pi, n),
+        "sh_edge": u(0.2, 1.0, n),
+        "sh_soft": u(0.1, 0.4, n),
+        "sh_depth": np.where(rng.random(n) < 0.5, u(0.1, 0.5, n), 0.0),
+        "blob_u": u(-1.0, 1.0, n),
+        "blob_v": u(-1.0, 1.0, n),
+        "blob_r": u(0.3, 0.8, n),
+        "blob": np.where(rng.random(n) < 0.5, u(-0.3, 0.25, n), 0.0),
+        "spec_u": u(-0.8, 0.8, n),
+        "spec_v": u(-0.8, 0.8, n),
+        "spec_r": u(0.04, 0.12, n),
+        "spec": np.where(rng.random(n) < 0.5, u(0.1, 0.5, n), 0.0),
+    } | _folds(rng, n)
+
+
+def _folds(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Per-image skin folds and wrinkles: position, slope, bend, depth, width and extent."""
+    out = {}
+    u = rng.uniform
+    for k in range(R.N_FOLDS):
+        out[f"fold_y{k}"] = u(*_FOLD_ROWS[k], n)
+        out[f"fold_s{k}"] = u(-0.4, 0.4, n)
+        out[f"fold_c{k}"] = u(-0.6, 0.6, n)
+        out[f"fold_d{k}"] = np.where(rng.random(n) < 0.6, u(0.05, 0.3, n), 0.0)
+        out[f"fold_w{k}"] = u(0.015, 0.04, n)
+        out[f"fold_x{k}"] = u(-0.8, 0.8, n)
+        out[f"fold_len{k}"] = u(0.2, 0.7, n)
+    return out
