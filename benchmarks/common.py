@@ -26,6 +26,20 @@ def best_time(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> float
     return min(times)
 
 
+def interleaved_best(fns: dict[str, Callable[[], Any]], repeats: int = 3) -> dict[str, float]:
+    """Minimum wall time of each function, timing them in turn (A B C A B C ...) after one
+    warm-up each, so a slow phase of a noisy machine hits every candidate alike."""
+    for fn in fns.values():
+        fn()
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
 def environment() -> dict[str, Any]:
     return {
         "torch": torch.__version__,

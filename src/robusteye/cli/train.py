@@ -90,6 +90,12 @@ from robusteye.train.run import TrainJob, run_job
 )
 @click.option("--adv-attack", type=click.Choice(["fgsm", "pgd"]), default="fgsm", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--channels-last/--no-channels-last",
+    default=True,
+    show_default=True,
+    help="NHWC memory layout (faster on CPU).",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last if it exists.")
 @click.option("--progress/--no-progress", default=True, show_default=True)

@@ -112,7 +112,8 @@ class TrainConfig:
     seed: int = 0
     regime: RegimeConfig = field(default_factory=RegimeConfig)
     device: str = "cpu"
-    channels_last: bool = False
+    #: NHWC memory layout: measured 1.11-1.16x faster training on CPU (benchmarks/bench_train.py)
+    channels_last: bool = True
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
