@@ -163,3 +163,15 @@ def test_bad_regime_config(kw, match):
 def test_config_roundtrip():
     cfg = TrainConfig(epochs=3, regime=RegimeConfig(kind="adversarial", eps_choices=(0.01,)))
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_tensorboard_scalars(tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ds = make_dataset(32)
+    Trainer(_model(), _cfg(epochs=2, tensorboard=True), tmp_path).fit(ds, make_dataset(16))
+    acc = EventAccumulator(str(tmp_path / "tensorboard"))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("train/loss")] == [1, 2]
+    assert "val/acc" in acc.Tags()["scalars"]

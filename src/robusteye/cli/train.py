@@ -96,6 +96,9 @@ from robusteye.train.run import TrainJob, run_job
     show_default=True,
     help="NHWC memory layout (faster on CPU).",
 )
+@click.option(
+    "--tensorboard", is_flag=True, help="Also log curves to OUT/tensorboard (needs tensorboard)."
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last if it exists.")
 @click.option("--progress/--no-progress", default=True, show_default=True)

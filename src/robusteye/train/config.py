@@ -114,6 +114,8 @@ class TrainConfig:
     device: str = "cpu"
     #: NHWC memory layout: measured 1.11-1.16x faster training on CPU (benchmarks/bench_train.py)
     channels_last: bool = True
+    #: also write the learning curves as TensorBoard scalars to OUT/tensorboard
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")

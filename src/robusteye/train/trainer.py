@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from robusteye.data import EyeDataset
+from robusteye.errors import UsageError
 from robusteye.evaluate import Metrics, classification_metrics, predict_logits
 from robusteye.io import atomic_path
 from robusteye.models import EyeModel, load_model, save_model
@@ -214,6 +215,8 @@ class Trainer:
         save_state(tmp, optimizer=self.optimizer, generators=self.generators, info=info)
         _swap_in(tmp, self.out / "last")
         write_curves(self.out / "curves.csv", history)
+        if self.config.tensorboard:
+            write_tensorboard(self.out / "tensorboard", history[-1])
 
     def _restore(self, folder: Path) -> tuple[list[EpochRecord], tuple[float, int]]:
         saved = load_model(folder)
@@ -252,3 +255,18 @@ def write_curves(path: Path, history: list[EpochRecord]) -> None:
         )
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
+
+
+def write_tensorboard(folder: Path, record: EpochRecord) -> None:
+    """Append one epoch's curves as TensorBoard scalars (needs the `tensorboard` package)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise UsageError(
+            "--tensorboard needs the tensorboard package: pip install 'robusteye[tensorboard]'"
+        ) from None
+    with SummaryWriter(str(folder)) as writer:
+        for name in CURVE_FIELDS[1:]:
+            value = getattr(record, name)
+            if math.isfinite(value):
+                writer.add_scalar(name.replace("_", "/", 1), value, record.epoch)
