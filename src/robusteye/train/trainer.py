@@ -103,6 +103,7 @@ class Trainer:
             nesterov=config.nesterov,
             weight_decay=config.weight_decay,
         )
+        self._bar: tqdm = tqdm(disable=True)  # replaced by fit() with one bar for the whole run
         self.generators = {
             name: torch.Generator().manual_seed(config.seed * 1009 + i)
             for i, name in enumerate(_GENERATORS)
@@ -121,6 +122,15 @@ class Trainer:
                 history, best = self._restore(last)
             x = train.images.to(self.device)
             y = train.labels.to(self.device)
+            per_epoch = -(-x.shape[0] // cfg.batch_size)
+            # One bar over the whole run, so its estimate is the time left for all epochs.
+            self._bar = tqdm(
+                total=per_epoch * cfg.epochs,
+                initial=per_epoch * len(history),
+                unit="batch",
+                disable=not self.progress,
+                leave=False,
+            )
             for epoch in range(len(history), cfg.epochs):
                 start = time.perf_counter()
                 lr = lr_at(cfg, epoch)
@@ -146,6 +156,7 @@ class Trainer:
                 self._save(history, best, vm, improved)
                 if self.on_epoch is not None:
                     self.on_epoch(record)
+            self._bar.close()
         return FitResult(self.model, tuple(history), best[1], self._validate(val))
 
     def _epoch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[float, float]:
@@ -153,16 +164,9 @@ class Trainer:
         n = x.shape[0]
         order = torch.randperm(n, generator=g["data"]).to(self.device)
         total_loss, correct = 0.0, 0
-        batches = range(0, n, cfg.batch_size)
-        bar = tqdm(
-            batches,
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            leave=False,
-            unit="batch",
-            disable=not self.progress,
-        )
+        self._bar.set_description(f"epoch {epoch + 1}/{cfg.epochs}")
         self.model.train()
-        for i in bar:
+        for i in range(0, n, cfg.batch_size):
             idx = order[i : i + cfg.batch_size]
             xb, yb = x[idx], y[idx]
             if cfg.augment:
@@ -181,6 +185,7 @@ class Trainer:
             self.model.apply_constraints(g["constraints"])
             total_loss += float(loss.detach()) * idx.numel()
             correct += int((logits.argmax(1) == yb).sum())
+            self._bar.update()
         return total_loss / n, correct / n
 
     def _validate(self, val: EyeDataset | None) -> Metrics | None:
