@@ -12,11 +12,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from robusteye.data.dataset import STUDY_CLASSES  # one definition, shared with the data stage
 from robusteye.errors import UsageError
-
-#: The study's four classes; the same tuple as `robusteye.data.dataset.STUDY_CLASSES`
-#: (copied, not imported, so that models do not depend on the data stage; a test checks it).
-STUDY_CLASSES: tuple[str, ...] = ("open", "partiallyOpen", "closed", "notVisible")
 
 _PARSEVAL_DEFAULTS: dict[str, Any] = {
     "beta": 3e-4,  # the study used 1e-3; the paper's range is 1e-4..1e-3

@@ -115,6 +115,7 @@ class Trainer:
         cfg = self.config
         history: list[EpochRecord] = []
         best = (-1.0, -1)
+        vm: Metrics | None = None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             last = _last_folder(self.out) if resume and self.out is not None else None
@@ -157,7 +158,9 @@ class Trainer:
                 if self.on_epoch is not None:
                     self.on_epoch(record)
             self._bar.close()
-        return FitResult(self.model, tuple(history), best[1], self._validate(val))
+        if vm is None:  # nothing trained in this call (a finished run resumed)
+            vm = self._validate(val)
+        return FitResult(self.model, tuple(history), best[1], vm)
 
     def _epoch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[float, float]:
         cfg, g = self.config, self.generators
