@@ -107,6 +107,20 @@ def chunked(fn: Callable[..., Tensor], *tensors: Tensor, size: int | None = None
     return torch.cat([fn(*(t[i : i + size] for t in tensors)) for i in range(0, n, size)])
 
 
+def draw(
+    shape: torch.Size | tuple[int, ...],
+    like: Tensor,
+    generator: torch.Generator | None,
+    *,
+    normal: bool = False,
+) -> Tensor:
+    """U(0, 1) (or N(0, 1)) drawn on the generator's device (CPU by default), then moved to
+    `like`'s device, so a seed gives the same numbers whatever device the model is on."""
+    dev = generator.device if generator is not None else torch.device("cpu")
+    sample = torch.randn if normal else torch.rand
+    return sample(shape, generator=generator, device=dev, dtype=like.dtype).to(like.device)
+
+
 def model_device(model: nn.Module) -> torch.device:
     for p in model.parameters():
         return p.device

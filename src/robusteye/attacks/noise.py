@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from robusteye.attacks._core import Eps, check_images, eps_tensor
+from robusteye.attacks._core import Eps, check_images, draw, eps_tensor
 
 
 def uniform_noise(x: Tensor, eps: Eps, *, generator: torch.Generator | None = None) -> Tensor:
@@ -17,13 +17,9 @@ def uniform_noise(x: Tensor, eps: Eps, *, generator: torch.Generator | None = No
     """
     check_images(x)
     e = eps_tensor(eps, x)
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    u = torch.rand(x.shape, generator=generator, device=gen_device, dtype=x.dtype).to(x.device)
-    return (x.detach() + (2.0 * u - 1.0) * e).clamp_(0.0, 1.0)
+    return (x.detach() + noise_unit(x, generator=generator) * e).clamp_(0.0, 1.0)
 
 
 def noise_unit(x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
     """The U(-1, 1) draw behind `uniform_noise`: noise at eps is `clamp(x + eps * unit)`."""
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    u = torch.rand(x.shape, generator=generator, device=gen_device, dtype=x.dtype).to(x.device)
-    return 2.0 * u - 1.0
+    return 2.0 * draw(x.shape, x, generator) - 1.0

@@ -6,7 +6,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from robusteye.attacks._core import Eps, attack_mode, chunked, loss_gradient, prepare, project
+from robusteye.attacks._core import (
+    Eps,
+    attack_mode,
+    chunked,
+    draw,
+    loss_gradient,
+    prepare,
+    project,
+)
 from robusteye.errors import UsageError
 
 NORMS = ("linf", "l2")
@@ -57,10 +65,8 @@ def _direction(grad: Tensor, norm: str) -> Tensor:
 
 
 def _random_delta(x: Tensor, eps: Tensor, norm: str, generator: torch.Generator | None) -> Tensor:
-    dev = generator.device if generator is not None else torch.device("cpu")
     if norm == "linf":
-        u = torch.rand(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
-        return (2.0 * u - 1.0) * eps
-    d = torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
-    r = torch.rand(x.shape[0], generator=generator, device=dev, dtype=x.dtype).to(x.device)
+        return (2.0 * draw(x.shape, x, generator) - 1.0) * eps
+    d = draw(x.shape, x, generator, normal=True)
+    r = draw((x.shape[0],), x, generator)
     return _direction(d, "l2") * r.view_as(eps) * eps

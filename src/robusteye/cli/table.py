@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
+
+from robusteye.errors import UsageError
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -27,10 +30,6 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def parse_floats(text: str, name: str) -> list[float]:
     """'0.001,0.003' -> [0.001, 0.003]; a bad list raises a one-line UsageError."""
-    import math
-
-    from robusteye.errors import UsageError
-
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:

@@ -9,6 +9,7 @@ import click
 
 from robusteye.cli.options import data_options, open_source
 from robusteye.cli.table import parse_floats
+from robusteye.errors import UsageError
 from robusteye.models import list_models
 from robusteye.train import REGIMES, RegimeConfig, TrainConfig
 from robusteye.train.run import TrainJob, run_job
@@ -126,8 +127,6 @@ def train(
 ) -> None:
     """Train MODEL on a data source in a regime; writes OUT/{best,last}, curves and metrics."""
     if model_name not in list_models():
-        from robusteye.errors import UsageError
-
         raise UsageError(f"unknown model {model_name!r} (known: {', '.join(list_models())})")
     lo_hi, choices = _adv_eps(adv_eps)
     reg = RegimeConfig(

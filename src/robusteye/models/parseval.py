@@ -70,7 +70,26 @@ def retract_(
     weight.copy_(out.reshape(weight.shape).to(weight.dtype))
 
 
-class ParsevalConv2d(nn.Conv2d, Constrained):
+class Retracted(Constrained):
+    """Mixin: `project_` is the retraction of `self.weight` with the module's beta, passes and
+    row fraction (shared by Parseval convolutions and linear layers)."""
+
+    weight: Tensor
+    beta: float
+    passes: int
+    row_fraction: float
+
+    def project_(self, generator: torch.Generator | None = None) -> None:
+        retract_(
+            self.weight,
+            beta=self.beta,
+            passes=self.passes,
+            row_fraction=self.row_fraction,
+            generator=generator,
+        )
+
+
+class ParsevalConv2d(nn.Conv2d, Retracted):
     """A convolution whose unfolded kernel is kept orthonormal and scaled by 1/sqrt(kh*kw).
 
     The parameter `weight` is the orthonormal unfolded matrix (orthogonality is measured and
@@ -105,17 +124,8 @@ class ParsevalConv2d(nn.Conv2d, Constrained):
     def forward(self, x: Tensor) -> Tensor:
         return self._conv_forward(x, self.effective_weight, self.bias)
 
-    def project_(self, generator: torch.Generator | None = None) -> None:
-        retract_(
-            self.weight,
-            beta=self.beta,
-            passes=self.passes,
-            row_fraction=self.row_fraction,
-            generator=generator,
-        )
 
-
-class ParsevalLinear(nn.Linear, Constrained):
+class ParsevalLinear(nn.Linear, Retracted):
     """A linear layer kept close to a Parseval tight frame (orthonormal rows or columns)."""
 
     def __init__(
@@ -131,15 +141,6 @@ class ParsevalLinear(nn.Linear, Constrained):
         self.beta, self.passes, self.row_fraction = beta, passes, row_fraction
         nn.init.orthogonal_(self.weight)
         nn.init.zeros_(self.bias)
-
-    def project_(self, generator: torch.Generator | None = None) -> None:
-        retract_(
-            self.weight,
-            beta=self.beta,
-            passes=self.passes,
-            row_fraction=self.row_fraction,
-            generator=generator,
-        )
 
 
 def project_simplex(v: Tensor) -> Tensor:
