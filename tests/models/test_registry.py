@@ -144,3 +144,17 @@ def test_models_deepcopy_and_pickle():
     for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         assert clone.config == model.config
         assert torch.equal(clone(x), model(x))
+
+
+def test_seeded_creation_is_reproducible_and_leaves_global_rng_alone() -> None:
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    a = create_model("parseval_wrn_16_1", 4, seed=7)
+    b = create_model("parseval_wrn_16_1", 4, seed=7)
+    c = create_model("parseval_wrn_16_1", 4, seed=8)
+    assert torch.equal(torch.rand(1), expected_next)  # the caller's RNG did not move
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb), name
+    pairs = zip(a.parameters(), c.parameters(), strict=True)
+    assert any(not torch.equal(pa, pc) for pa, pc in pairs)

@@ -39,10 +39,10 @@ def snr_db_per_image(x: Tensor, x_adv: Tensor) -> Tensor:
 
 
 def mean_snr_db(x: Tensor, x_adv: Tensor) -> float:
-    """Mean of the per-image SNRs over the perturbed images (nan if none is)."""
+    """Mean of the per-image SNRs over the perturbed images (+inf if none is perturbed)."""
     per = snr_db_per_image(x, x_adv)
     finite = per[torch.isfinite(per)]
-    return float(finite.mean()) if finite.numel() else math.nan
+    return float(finite.mean()) if finite.numel() else math.inf
 
 
 def eps_for_snr(

@@ -118,7 +118,7 @@ def attack(
 ) -> None:
     """Accuracy, macro F1 and ROC-AUC of CHECKPOINT under an attack at each eps or SNR."""
     eps, snr = _eps_or_snr(eps_text, snr_text)
-    options = {"steps": steps, "norm": norm} if attack == "pgd" else {}
+    options: dict[str, Any] = {"steps": steps, "norm": norm} if attack == "pgd" else {}
     model, ds = _load(checkpoint, source, folder, limit, seed)
     curve = robustness_curve(
         model, ds.images, ds.labels, model.classes, attack, eps=eps, snr=snr, seed=seed, **options

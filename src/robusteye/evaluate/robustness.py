@@ -15,6 +15,7 @@ from robusteye.attacks import eps_for_snr, fgsm_direction, mean_snr_db, run_atta
 from robusteye.errors import UsageError
 from robusteye.evaluate.metrics import Metrics, classification_metrics
 from robusteye.evaluate.predict import predict_logits
+from robusteye.evaluate.roc import roc_curve_micro
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class CurvePoint:
     mean_snr_db: float
     metrics: Metrics
     target_snr_db: float | None = None
+    roc: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def finite(v: float | None) -> float | None:
@@ -37,6 +39,7 @@ class CurvePoint:
             "mean_snr_db": finite(self.mean_snr_db),
             "target_snr_db": self.target_snr_db,
             "metrics": self.metrics.to_dict(),
+            **({"roc": self.roc} if self.roc is not None else {}),
         }
 
 
@@ -71,12 +74,14 @@ def robustness_curve(
     eps: Sequence[float] | None = None,
     snr: Sequence[float] | None = None,
     seed: int = 0,
+    roc: bool = False,
     **options: Any,
 ) -> RobustnessCurve:
     """Metrics at the clean point and at each eps (or at the eps reaching each SNR in dB).
 
     FGSM reuses one input gradient for every eps (x + eps * sign(grad) is exact for all).
-    Noise and PGD draw from a generator seeded with `seed` at every eps.
+    Noise and PGD draw from a generator seeded with `seed` at every eps. `roc=True` also keeps
+    each point's micro ROC curve (`roc_curve_micro`).
     """
     if (eps is None) == (snr is None):
         raise UsageError("give either eps or snr values, not both")
@@ -90,8 +95,14 @@ def robustness_curve(
         ]
     )
     direction = fgsm_direction(model, x, y).cpu() if attack == "fgsm" and not options else None
-    clean = classification_metrics(predict_logits(model, x), y, classes)
-    points = [CurvePoint(0.0, math.inf, math.inf, clean)]
+
+    def point(x_eval: Tensor, e: float, target: float | None) -> CurvePoint:
+        logits = predict_logits(model, x_eval)
+        m = classification_metrics(logits, y, classes)
+        curve = roc_curve_micro(logits, y) if roc else None
+        return CurvePoint(float(e), snr_db(x, x_eval), mean_snr_db(x, x_eval), m, target, curve)
+
+    points = [point(x, 0.0, None)]
     for e, target in zip(values, targets, strict=True):
         if e < 0:
             raise UsageError(f"eps must be >= 0, got {e}")
@@ -100,8 +111,7 @@ def robustness_curve(
         else:
             g = torch.Generator().manual_seed(seed)
             x_adv = run_attack(attack, model, x, y, e, generator=g, **options).cpu()
-        m = classification_metrics(predict_logits(model, x_adv), y, classes)
-        points.append(CurvePoint(float(e), snr_db(x, x_adv), mean_snr_db(x, x_adv), m, target))
+        points.append(point(x_adv, e, target))
     return RobustnessCurve(attack, tuple(points), dict(options))
 
 

@@ -28,6 +28,7 @@ from robusteye.models.registry import build_model
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+CARD_NAME = "README.md"  # a model card a report may add; replaced along with the weights
 FORMAT = "robusteye.checkpoint"
 FORMAT_VERSION = 1
 
@@ -73,12 +74,12 @@ def _config_document(config: ModelConfig, training: Any, metrics: Any) -> str:
         raise UsageError(f"training and metrics must be plain JSON values (no NaN): {err}") from err
 
 
-def _replace_folder(tmp: Path, dest: Path) -> None:
+def replace_folder(tmp: Path, dest: Path) -> None:
     """Move the finished `tmp` folder to `dest`, replacing an older checkpoint there."""
     if not dest.exists():
         os.replace(tmp, dest)
         return
-    ours = {WEIGHTS_NAME, CONFIG_NAME}
+    ours = {WEIGHTS_NAME, CONFIG_NAME, CARD_NAME}
     if not dest.is_dir() or not {p.name for p in dest.iterdir()} <= ours:
         raise UsageError(
             f"{dest} exists and is not a robusteye checkpoint; refusing to overwrite it"
@@ -113,7 +114,7 @@ def save_model(
     try:
         save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         (tmp / CONFIG_NAME).write_text(text, encoding="utf-8")
-        _replace_folder(tmp, dest)
+        replace_folder(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest

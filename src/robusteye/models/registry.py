@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import torch
+
 from robusteye.errors import UsageError
 from robusteye.models.base import EyeModel
 from robusteye.models.config import ModelConfig
@@ -47,15 +49,23 @@ def list_models() -> list[str]:
     return sorted(_MODELS)
 
 
-def create_model(name: str, num_classes: int = 4, **overrides: Any) -> EyeModel:
+def create_model(
+    name: str, num_classes: int = 4, *, seed: int | None = None, **overrides: Any
+) -> EyeModel:
     """Build the registered model `name` with `num_classes` outputs.
 
+    `seed` makes the initial weights a function of the seed alone (drawn inside `fork_rng`, so
+    the caller's global RNG is left as it was); without it they come from torch's global RNG.
     `overrides` may set `classes`, `in_channels`, `mean`, `std` and any architecture parameter
     (depth, width, dropout, beta, passes, row_fraction, convex, constrain_classifier, hidden).
     """
     if name not in _MODELS:
         raise UsageError(f"unknown model {name!r} (known: {', '.join(list_models())})")
-    return _MODELS[name](num_classes, **overrides)
+    if seed is None:
+        return _MODELS[name](num_classes, **overrides)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _MODELS[name](num_classes, **overrides)
 
 
 def model_config(

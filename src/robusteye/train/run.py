@@ -118,7 +118,7 @@ def run_job(
 def _new_model(job: TrainJob) -> EyeModel:
     overrides = dict(job.model_overrides or {})
     overrides.setdefault("classes", job.data.classes)
-    return create_model(job.model, job.data.num_classes, **overrides)
+    return create_model(job.model, job.data.num_classes, seed=job.config.seed, **overrides)
 
 
 def _aim1_source(
