@@ -14,6 +14,7 @@ import click
 from robusteye import __version__
 from robusteye.cli.data import data
 from robusteye.cli.evaluate import attack, evaluate, transfer
+from robusteye.cli.experiment import experiment
 from robusteye.cli.inspect import inspect
 from robusteye.cli.train import train
 from robusteye.errors import RobustEyeError
@@ -29,7 +30,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for _command in (data, train, evaluate, attack, transfer, inspect):
+for _command in (data, train, evaluate, attack, transfer, inspect, experiment):
     cli.add_command(_command)
 
 

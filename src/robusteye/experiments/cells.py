@@ -1,0 +1,88 @@
+"""A spec expanded into cells: model x regime grid point x fold x seed.
+
+Cell ids are built from the cell's own parameters (never from its position in the grid), so
+they stay stable when a run is resumed and name the folder each cell writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from robusteye.experiments.spec import ExperimentSpec, ModelEntry
+from robusteye.train.config import RegimeConfig
+
+
+@dataclass(frozen=True)
+class Cell:
+    id: str
+    variant: str
+    label: str
+    model: ModelEntry
+    regime: RegimeConfig
+    fold: int
+    seed: int
+    #: the standard cell whose model crafts this cell's FGSM training examples (aim 1)
+    source: str | None = None
+
+
+def regime_tag(r: RegimeConfig) -> str:
+    """A short stable name of a regime grid point, used in cell ids."""
+    if r.kind == "augment":
+        src = "" if r.source is None else "-src"
+        return f"augment-{r.perturbation}-e{r.eps:g}-p{r.percent:g}{src}"
+    if r.kind == "adversarial":
+        eps = (
+            "c" + "_".join(f"{e:g}" for e in r.eps_choices)
+            if r.eps_choices
+            else f"e{r.eps_min:g}-{r.eps_max:g}"
+        )
+        steps = f"-k{r.pgd_steps}" if r.attack == "pgd" else ""
+        return f"adversarial-{r.attack}{steps}-{eps}-f{r.fraction:g}"
+    return "standard"
+
+
+def regime_label(r: RegimeConfig) -> str:
+    """A human name of a regime grid point, for tables and legends."""
+    if r.kind == "augment":
+        what = "FGSM" if r.perturbation == "fgsm" else "noise"
+        return f"aim 1: +{r.percent:g}% {what} eps {r.eps:g}"
+    if r.kind == "adversarial":
+        eps = (
+            "/".join(f"{e:g}" for e in r.eps_choices)
+            if r.eps_choices
+            else f"{r.eps_min:g}-{r.eps_max:g}"
+        )
+        return f"adversarial: {r.attack.upper()} eps {eps}, {r.fraction:.0%} of each batch"
+    return "standard"
+
+
+def expand_cells(spec: ExperimentSpec) -> list[Cell]:
+    """Every cell of the spec, seed-major then fold, model and regime grid point."""
+    cells: list[Cell] = []
+    for seed in spec.seeds:
+        for fold in range(spec.folds):
+            for entry in spec.models:
+                for grid in spec.regimes:
+                    if grid.models is not None and entry.id not in grid.models:
+                        continue
+                    for regime in grid.expand():
+                        cells.append(_cell(entry, regime, fold, seed))
+    return cells
+
+
+def _cell(entry: ModelEntry, regime: RegimeConfig, fold: int, seed: int) -> Cell:
+    variant = f"{entry.id}.{regime_tag(regime)}"
+    suffix = f"f{fold}.s{seed}"
+    source = None
+    if regime.kind == "augment" and regime.perturbation == "fgsm" and regime.source is None:
+        source = f"{entry.id}.standard.{suffix}"
+    return Cell(
+        id=f"{variant}.{suffix}",
+        variant=variant,
+        label=f"{entry.id} · {regime_label(regime)}",
+        model=entry,
+        regime=regime,
+        fold=fold,
+        seed=seed,
+        source=source,
+    )
