@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEMO_OUT ?= demo
+DEMO_OUT ?= runs/quick
 
 .PHONY: install demo test lint format clean
 
@@ -17,16 +17,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	mkdir -p $(DEMO_OUT)
-	$(VENV)/bin/robusteye data synth --out $(DEMO_OUT)/synthetic.npz
-	$(VENV)/bin/robusteye data info $(DEMO_OUT)/synthetic.npz
-	$(VENV)/bin/robusteye data preview $(DEMO_OUT)/synthetic.npz --out $(DEMO_OUT)/preview.png
-	$(VENV)/bin/robusteye train --model wrn_16_1 --data synthetic:n=1500 --epochs 3 \
-		--out $(DEMO_OUT)/wrn_16_1 --no-progress --resume
-	$(VENV)/bin/robusteye attack $(DEMO_OUT)/wrn_16_1/last --data synthetic:n=500,seed=7 \
-		--attack fgsm --eps 0.001,0.003,0.005,0.01,0.03 --out $(DEMO_OUT)/fgsm.json
-	$(VENV)/bin/robusteye inspect parseval_wrn_16_1
-	@echo "demo outputs in $(DEMO_OUT)/"
+	$(VENV)/bin/robusteye experiment experiments/quick.yaml --out $(DEMO_OUT)
+	@echo "report: $(DEMO_OUT)/report.html"
 
 test: install
 	@$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \

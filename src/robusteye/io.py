@@ -13,6 +13,15 @@ from typing import Any
 from robusteye.errors import RobustEyeError, UsageError
 
 
+def _file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success it replaces `path` in one rename."""
@@ -25,6 +34,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise RobustEyeError(f"cannot write to {path.parent}: {err.strerror}") from None
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, _FILE_MODE)  # mkstemp makes files owner-only; outputs are for sharing
     try:
         yield tmp_path
         os.replace(tmp_path, path)

@@ -12,9 +12,9 @@ from robusteye.experiments import ResultsStore, RunResult
 from tests.experiments.conftest import comparable
 
 
-def _command(spec: Path, out: Path) -> list[str]:
+def _command(spec: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "robusteye", "experiment", str(spec), "--out", str(out),
-            "--no-report", "--no-progress"]  # fmt: skip
+            "--no-progress", *extra]  # fmt: skip
 
 
 def test_kill_9_mid_cell_then_rerun_matches_an_uninterrupted_run(
@@ -22,7 +22,7 @@ def test_kill_9_mid_cell_then_rerun_matches_an_uninterrupted_run(
 ) -> None:
     out = tmp_path / "killed"
     store = ResultsStore(out / "results.jsonl")
-    proc = subprocess.Popen(_command(tiny_spec_file, out), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(_command(tiny_spec_file, out, "--no-report"), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 300
@@ -43,3 +43,5 @@ def test_kill_9_mid_cell_then_rerun_matches_an_uninterrupted_run(
     assert f"resuming: {done_before} of 6 tasks already done" in second.stderr
     assert "clean acc" in second.stdout and "fgsm acc (strongest)" in second.stdout
     assert comparable(ResultsStore(store.path).rows()) == comparable(tiny_run.rows)
+    assert f"report: {out / 'report.html'}" in second.stdout  # the report ends the command
+    assert (out / "report.html").stat().st_size > 10_000

@@ -56,17 +56,20 @@ def eps_for_snr(
     seed: int = 0,
     steps: int = 10,
     norm: str = "linf",
+    direction: Tensor | None = None,
 ) -> float:
     """The eps at which `attack` perturbs this batch to `snr` dB (within `tol_db`).
 
     Closed form where clipping to [0, 1] is inactive (||delta|| = eps ||direction||), then
     refined by geometric bisection on the real, clipped perturbation. Noise and PGD use the
-    random draw of `seed`. Raises `UsageError` when the SNR cannot be reached.
+    random draw of `seed`. `direction` is FGSM's sign-gradient of this batch when the caller
+    already has it (one gradient saved per call). Raises `UsageError` when the SNR cannot be
+    reached.
     """
     if not math.isfinite(snr):
         raise UsageError(f"SNR must be a finite number of dB, got {snr}")
     check_images(x)
-    perturb, unit_norm = _perturber(model, x, y, attack, seed, steps, norm)
+    perturb, unit_norm = _perturber(model, x, y, attack, seed, steps, norm, direction)
     target_noise = float(x.double().norm()) / 10.0 ** (snr / 20.0)
     if unit_norm == 0.0:
         raise DataError(f"{attack}: the gradient is zero on this batch, no eps reaches {snr} dB")
@@ -101,6 +104,7 @@ def _perturber(
     seed: int,
     steps: int,
     norm: str,
+    direction: Tensor | None = None,
 ) -> tuple[Callable[[float], Tensor], float]:
     """(eps -> x_adv, ||direction||) for the attack, with gradients or draws computed once."""
     if attack == "noise":
@@ -109,7 +113,9 @@ def _perturber(
     if model is None or y is None:
         raise UsageError(f"attack {attack!r} needs a model and labels")
     if attack == "fgsm":
-        direction = fgsm_direction(model, x, y).to(x.device)
+        if direction is None:
+            direction = fgsm_direction(model, x, y)
+        direction = direction.to(x.device)
         return (lambda e: (x + e * direction).clamp(0.0, 1.0)), float(direction.double().norm())
     if attack == "pgd":
 

@@ -47,7 +47,7 @@ def _load(
     checkpoint: str, source: str, folder: dict[str, Any], limit: int | None, seed: int
 ) -> tuple[EyeModel, EyeDataset]:
     split = folder.pop("split", None)
-    model = load_model(checkpoint)
+    model = load_model(checkpoint, channels_last=True)
     ds = align_to_model(open_source(source, **folder), model.classes)
     if split is not None:
         ds = _only_persons(ds, split)
@@ -161,7 +161,7 @@ def transfer(
     eps, snr = _eps_or_snr(eps_text, snr_text)
     if len(set(checkpoints)) < 2:
         raise UsageError("transfer needs at least two different checkpoints")
-    models = {c: load_model(c) for c in checkpoints}
+    models = {c: load_model(c, channels_last=True) for c in checkpoints}
     first = models[checkpoints[0]]
     for c, m in models.items():
         if m.classes != first.classes:

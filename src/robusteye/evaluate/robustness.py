@@ -86,15 +86,18 @@ def robustness_curve(
     if (eps is None) == (snr is None):
         raise UsageError("give either eps or snr values, not both")
     targets: list[float | None] = [None] * len(eps) if eps is not None else list(snr or [])
+    direction = fgsm_direction(model, x, y).cpu() if attack == "fgsm" and not options else None
     values = (
         list(eps)
         if eps is not None
         else [
-            eps_for_snr(model, x, y, s, attack=attack, seed=seed, **_snr_options(attack, options))
+            eps_for_snr(
+                model, x, y, s, attack=attack, seed=seed, direction=direction,
+                **_snr_options(attack, options),
+            )
             for s in (snr or [])
         ]
-    )
-    direction = fgsm_direction(model, x, y).cpu() if attack == "fgsm" and not options else None
+    )  # fmt: skip
 
     def point(x_eval: Tensor, e: float, target: float | None) -> CurvePoint:
         logits = predict_logits(model, x_eval)

@@ -33,7 +33,7 @@ def write_examples(
     if path.is_file() or not cells:
         return None
     row = next((r for r in cells if r["regime"]["kind"] == "standard"), cells[0])
-    model = load_model(out / row["checkpoint"]).eval()
+    model = load_model(out / row["checkpoint"], channels_last=True)
     pick = _one_per_class(data, eval_idx, spec.evaluation.examples)
     x, y = data.images[pick], data.labels[pick]
     arrays: dict[str, np.ndarray] = {

@@ -154,15 +154,23 @@ def make_folds(data: EyeDataset, spec: ExperimentSpec) -> tuple[list[Fold], dict
     for tr, te in person_kfold(inner, spec.folds, seed=spec.split_seed):
         train, test = rest[tr], rest[te]
         evaluation = holdout if holdout.size else test
-        g = torch.Generator().manual_seed(spec.split_seed)
-        order = torch.randperm(evaluation.size, generator=g).numpy()
-        attack = np.sort(evaluation[order[:limit]]) if limit else evaluation
-        folds.append(Fold(train, test, evaluation, attack))
+        # Attacks and the per-epoch validation (learning curves) use at most `limit` rows,
+        # a fixed random subset, so every cell of a fold sees the same images.
+        val = _subset(test, limit, spec.split_seed)
+        attack = _subset(evaluation, limit, spec.split_seed)
+        folds.append(Fold(train, val, evaluation, attack))
         record.append({"train": persons_of(data, train), "test": persons_of(data, test)})
     splits: dict[str, Any] = {"folds": record}
     if holdout.size:
         splits["holdout"] = persons_of(data, holdout)
     return folds, splits
+
+
+def _subset(rows: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    if not limit or rows.size <= limit:
+        return rows
+    order = torch.randperm(rows.size, generator=torch.Generator().manual_seed(seed)).numpy()
+    return np.sort(rows[order[:limit]])
 
 
 def _claim_folder(out: Path, spec: ExperimentSpec) -> None:

@@ -83,7 +83,10 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
             source = model_from_files(task.source_files).to(cfg.device)
         train = perturbed_copies(train, cell.regime, source, cfg.seed + 17)
     model = create_model(
-        cell.model.name, data.num_classes, seed=cfg.seed, classes=data.classes,
+        cell.model.name,
+        data.num_classes,
+        seed=cfg.seed,
+        classes=data.classes,
         **cell.model.options,
     )
     info = {"cell": cell.id, "variant": cell.variant, "data": task.data_source}
@@ -140,7 +143,10 @@ def _curve(
         roc=True,
         **attack.options,
     ).to_dict()
-    curve["points"] = curve["points"][1:]  # the clean point is the row's own "clean"
+    # The eps-0 point becomes the curve's own clean baseline: it is measured on the same
+    # (possibly limited) images as the attacked points, unlike the row's "clean".
+    curve["clean"] = curve["points"][0]["metrics"]
+    curve["points"] = curve["points"][1:]
     curve["n"] = len(attacked)
     return curve
 
@@ -188,7 +194,7 @@ def model_from_files(files: Files) -> EyeModel:
     with tempfile.TemporaryDirectory(prefix="robusteye-ckpt-") as tmp:
         for name, blob in files.items():
             (Path(tmp) / Path(name).name).write_bytes(blob)
-        return load_model(tmp)
+        return load_model(tmp, channels_last=True)
 
 
 def _finite_dict(d: dict[str, Any]) -> dict[str, Any]:

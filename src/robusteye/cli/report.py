@@ -1,0 +1,23 @@
+"""`robusteye report RUN_DIR`: figures, an HTML page and model cards for an experiment run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from robusteye.report import write_report
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for report.html and figures/ (default: RUN_DIR). Model cards always go "
+    "into the run's checkpoint folders.",
+)
+def report(run_dir: Path, out: Path | None) -> None:
+    """Write RUN_DIR/report.html (self-contained), figures/*.png and a model card per checkpoint."""
+    click.echo(write_report(run_dir, out))

@@ -1,0 +1,185 @@
+"""`write_report`: figures, one self-contained HTML page and a model card per checkpoint."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from matplotlib.colors import to_hex
+
+from robusteye.io import atomic_path
+from robusteye.report import curves, grids
+from robusteye.report.card import write_card
+from robusteye.report.page import (
+    Section,
+    cells_table,
+    figure_html,
+    point_tables,
+    render_page,
+    summary_table,
+)
+from robusteye.report.run import RESULTS_NAME, RunData, load_run
+from robusteye.report.style import FigureFile, Variants, house_style
+from robusteye.report.summary import VariantSummary, group_cells, summarize
+
+log = logging.getLogger(__name__)
+
+REPORT_NAME = "report.html"
+FIGURES_DIR = "figures"
+
+HOW = {
+    "summary": "mean ± std across folds and seeds (population std, 0 for one fold). Each "
+    "variant has a clean row and one row per attack at its strongest point (largest ε, or "
+    "lowest target SNR). Higher is better in every column.",
+    "roc": "micro-averaged one-vs-rest ROC curves, the mean across folds with a ±1 std band; "
+    "the legend gives the AUC as mean ± std. Dashed: the model's standard variant, for "
+    "reference. Curves nearer the top-left corner separate the classes better.",
+    "learning": "per epoch, solid lines are training and dashed lines validation, mean across "
+    "folds with a ±1 std band. A widening gap between the two means overfitting.",
+    "snr": "x is the signal-to-noise ratio of the perturbed images in dB, falling to the right "
+    "(a stronger attack); the left-most point is clean accuracy. Flatter curves are more robust.",
+    "examples": "each row is one test crop. Per attack and ε: the perturbed image, then the "
+    "perturbation (perturbed − clean) amplified by the factor in the title; mid-grey = unchanged.",
+    "transfer": "cell (row i, column j) is the accuracy of model j on examples crafted on model i, "
+    "mean across folds; the diagonal is the white-box attack. Higher is more robust.",
+    "confusion": "rows are true classes and columns predictions on clean test data, summed "
+    "across folds; each row sums to 1, so the diagonal is per-class recall.",
+    "cells": "one row per trained model (variant × fold × seed); the card link opens the "
+    "README.md written into its checkpoint folder.",
+}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "x"
+
+
+def _figures(run: RunData, vs: Variants, folder: Path) -> dict[str, list[FigureFile]]:
+    """Every figure, keyed by report section."""
+    attacks = curves.attack_names(vs)
+    out: dict[str, list[FigureFile]] = {
+        "roc": [curves.roc_clean(vs, folder / "roc_clean.png")],
+        "learning": [curves.learning_curves(vs, folder / "learning_curves.png")],
+        "snr": [],
+        "examples": [],
+        "transfer": [],
+        "confusion": [grids.confusion_matrices(vs, folder / "confusion.png")],
+    }
+    for attack in attacks:
+        out["roc"].append(curves.roc_attack(vs, attack, folder / f"roc_{_slug(attack)}.png"))
+        path = folder / f"accuracy_vs_snr_{_slug(attack)}.png"
+        out["snr"].append(curves.accuracy_vs_snr(vs, attack, path))
+    for attack in grids.example_attacks(run.examples or {}):
+        path = folder / f"examples_{_slug(attack)}.png"
+        out["examples"].append(grids.example_grid(run.examples or {}, attack, path))
+    for i, matrices in enumerate(grids.transfer_settings(run.transfers)):
+        name = f"transfer_{i}_{_slug(grids.setting_title(matrices).lower())}.png"
+        out["transfer"].append(grids.transfer_heatmap(vs, matrices, folder / name))
+    return out
+
+
+def _subset_note(cells: tuple[dict[str, Any], ...]) -> str:
+    """A sentence naming the attacks scored on fewer images than the clean metrics, or ''."""
+    clean = {(c.get("clean") or {}).get("n") for c in cells}
+    sizes: dict[str, set[Any]] = {}
+    for cell in cells:
+        for attack in cell.get("attacks") or []:
+            for point in attack.get("points") or []:
+                n = (point.get("metrics") or {}).get("n")
+                sizes.setdefault(str(attack.get("attack")).upper(), set()).add(n)
+    smaller = [
+        f"{a} on {'/'.join(map(str, sorted(n, key=str)))}" for a, n in sizes.items() if n != clean
+    ]
+    if not smaller:
+        return ""
+    total = "/".join(map(str, sorted(clean, key=str)))
+    return (
+        f" Clean metrics use all {total} evaluation images; attacks use a subset "
+        f"(evaluation limit): {', '.join(smaller)} images, so clean and attacked numbers are "
+        "not on exactly the same images."
+    )
+
+
+def _meta(run: RunData, summaries: list[VariantSummary]) -> list[tuple[str, str]]:
+    spec = run.spec
+    folds = spec.get("folds") or len({c.get("fold") for c in run.cells})
+    seeds = spec.get("seeds") or sorted({c.get("seed") for c in run.cells}, key=str)
+    holdout = spec.get("holdout")
+    holdout = holdout if isinstance(holdout, (int, float)) else None
+    finished = datetime.fromtimestamp((run.path / RESULTS_NAME).stat().st_mtime, timezone.utc)
+    return [
+        ("data", str(spec.get("data") or run.cells[0].get("data", "?"))),
+        ("models", ", ".join(dict.fromkeys(str(c.get("model")) for c in run.cells))),
+        ("folds", str(folds)),
+        *([("hold-out", f"{holdout:g} of persons")] if holdout else []),
+        ("seeds", ", ".join(map(str, seeds)) if isinstance(seeds, list) else str(seeds)),
+        ("evaluated on", str(run.cells[0].get("eval_set", "?"))),
+        ("variants", str(len(summaries))),
+        ("cells", str(len(run.cells))),
+        ("results written", finished.strftime("%Y-%m-%d %H:%M UTC")),
+        ("report written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+    ]
+
+
+def _sections(
+    figures: dict[str, list[FigureFile]],
+    summaries: list[VariantSummary],
+    colors: dict[str, str],
+    cells_html: str,
+    note: str,
+) -> list[Section]:
+    def figs(key: str) -> str:
+        return "".join(figure_html(f) for f in figures[key])
+
+    sections = [
+        Section(
+            "summary",
+            "Summary",
+            HOW["summary"] + note,
+            summary_table(summaries, colors) + point_tables(summaries, colors),
+        ),
+        Section("roc", "ROC curves", HOW["roc"], figs("roc")),
+        Section("learning", "Learning curves", HOW["learning"], figs("learning")),
+        Section("snr", "Accuracy against SNR", HOW["snr"] + note, figs("snr")),
+        Section("examples", "Example images", HOW["examples"], figs("examples")),
+        Section("transfer", "Transferability", HOW["transfer"], figs("transfer")),
+        Section("confusion", "Confusion matrices", HOW["confusion"], figs("confusion")),
+        Section("cells", "Cells and model cards", HOW["cells"], cells_html),
+    ]
+    # Sections whose data the run did not produce (no attacks, examples or transfer) are left out.
+    return [s for s in sections if s.body]
+
+
+def write_report(
+    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None
+) -> Path:
+    """Write `figures/*.png` and `report.html` into `out` (default: the run folder) and a model
+    card README.md into every cell's checkpoint folder; returns the path of report.html."""
+    run = load_run(run_dir)
+    target = run.path if out is None else Path(out)
+    folder = target / FIGURES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    summaries = summarize(list(run.cells))
+    vs = Variants.from_groups(group_cells(run.cells))
+    with house_style():
+        figures = _figures(run, vs, folder)
+    by_variant = {s.variant: s for s in summaries}
+    cards: dict[str, str] = {}
+    for cell in run.cells:
+        card = write_card(cell, by_variant[str(cell.get("variant"))], run.path, run.splits)
+        if card is not None:
+            cards[str(cell.get("id"))] = Path(os.path.relpath(card, target)).as_posix()
+    colors = {v: str(to_hex(c)) for v, c in vs.colors.items()}
+    title = f"robusteye report: {run.spec.get('name') or run.path.name}"
+    table = cells_table(list(run.cells), cards)
+    sections = _sections(figures, summaries, colors, table, _subset_note(run.cells))
+    description = str(run.spec.get("description") or "")
+    html = render_page(title, _meta(run, summaries), sections, description=description)
+    path = target / REPORT_NAME
+    with atomic_path(path) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    log.info("report written to %s (%d figures)", path, sum(map(len, figures.values())))
+    return path

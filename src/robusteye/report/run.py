@@ -1,0 +1,120 @@
+"""Reading a run folder: the resolved spec, the result rows and the image-grid examples.
+
+Layout (written by `robusteye.experiments`): `spec.yaml`, `splits.json`, `results.jsonl` (one
+JSON row per line, kind "cell" or "transfer"), optional `examples.npz` and
+`cells/<cell id>/model/` checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from robusteye.errors import RobustEyeError, UsageError
+
+log = logging.getLogger(__name__)
+
+RESULTS_NAME = "results.jsonl"
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything a report needs from one run folder."""
+
+    path: Path
+    spec: dict[str, Any]
+    splits: dict[str, Any]
+    cells: tuple[dict[str, Any], ...]
+    transfers: tuple[dict[str, Any], ...]
+    examples: dict[str, np.ndarray] | None
+
+
+def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The rows of a `results.jsonl`.
+
+    A truncated or unparseable last line (a writer killed mid-line) is skipped with a warning;
+    a bad line anywhere else is a `RobustEyeError` naming its line number.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise RobustEyeError(f"cannot read {path}: {err}") from None
+    numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
+    rows: list[dict[str, Any]] = []
+    for pos, (number, line) in enumerate(numbered):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            if pos == len(numbered) - 1:
+                log.warning("%s: skipping unparseable last line %d (%s)", path, number, err.msg)
+                break
+            raise RobustEyeError(f"{path}: line {number} is not valid JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise RobustEyeError(f"{path}: line {number} is not a JSON object")
+        rows.append(row)
+    return rows
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> RunData:
+    """Read a run folder; a missing folder, results file or cell row is a `UsageError`."""
+    path = Path(run_dir)
+    if not path.exists():
+        raise UsageError(f"run folder does not exist: {path}")
+    if not path.is_dir():
+        raise UsageError(f"not a run folder (a file): {path}")
+    results = path / RESULTS_NAME
+    if not results.is_file():
+        raise UsageError(f"{path} is not a run folder: no {RESULTS_NAME}")
+    rows = read_results(results)
+    cells = tuple(r for r in rows if r.get("kind") == "cell")
+    if not cells:
+        raise UsageError(f"{results} has no cell rows (has the run trained anything yet?)")
+    transfers = tuple(r for r in rows if r.get("kind") == "transfer")
+    return RunData(
+        path=path,
+        spec=_read_yaml(path / "spec.yaml"),
+        splits=_read_json(path / "splits.json"),
+        cells=cells,
+        transfers=transfers,
+        examples=_read_examples(path / "examples.npz"),
+    )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise RobustEyeError(f"cannot read {path}: {err}") from None
+    return doc if isinstance(doc, dict) else {}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise RobustEyeError(f"cannot read {path}: {err}") from None
+    return doc if isinstance(doc, dict) else {}
+
+
+def _read_examples(path: Path) -> dict[str, np.ndarray] | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        log.warning("skipping the image grid: cannot read %s (%s)", path, err)
+        return None

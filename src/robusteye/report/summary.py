@@ -1,0 +1,238 @@
+"""Cross-fold summaries of result rows: mean and std per variant, clean and under attack.
+
+Pure functions of the rows (no I/O), so the runner can call `summarize` to write summary.json.
+Std is the population std (ddof 0), so one fold gives std 0. None and non-finite values are
+skipped; a statistic with no values left has mean and std None.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Clean metrics summarised for every variant (keys of a Metrics dict).
+CLEAN_METRICS = (
+    "accuracy",
+    "macro_precision",
+    "macro_recall",
+    "macro_f1",
+    "roc_auc_macro",
+    "roc_auc_micro",
+    "loss",
+)
+
+#: The metrics reported in tables and model cards: (Metrics key, readable name).
+HEADLINE_METRICS = (
+    ("accuracy", "accuracy"),
+    ("macro_precision", "macro precision"),
+    ("macro_recall", "macro recall"),
+    ("macro_f1", "macro F1"),
+    ("roc_auc_macro", "ROC-AUC (macro)"),
+)
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and std (ddof 0) of the `n` usable values; None when there are none."""
+
+    mean: float | None
+    std: float | None
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "std": self.std, "n": self.n}
+
+    def format(self, digits: int = 3) -> str:
+        """'0.600 ± 0.100', or '–' without values."""
+        if self.mean is None or self.std is None:
+            return "–"
+        return f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
+
+
+def stat(values: Iterable[Any]) -> Stat:
+    """Mean and std of the finite numbers in `values` (None and NaN skipped)."""
+    usable = [
+        float(v)
+        for v in values
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    ]
+    if not usable:
+        return Stat(None, None, 0)
+    arr = np.asarray(usable, dtype=np.float64)
+    return Stat(float(arr.mean()), float(arr.std(ddof=0)), len(usable))
+
+
+@dataclass(frozen=True)
+class PointSummary:
+    """One attack point across folds. `label` is the target SNR (dB) if set, else the eps."""
+
+    index: int
+    label: float | None
+    label_kind: str  # "target_snr_db" or "eps"
+    eps: Stat
+    snr_db: Stat
+    mean_snr_db: Stat
+    metrics: dict[str, Stat]
+
+    def title(self, *, detail: bool = True) -> str:
+        """'ε 0.03 (31.2 dB)' or 'SNR 30 dB (ε 0.021)'; without `detail`, 'SNR 30 dB'."""
+        snr = "" if self.snr_db.mean is None else f"{self.snr_db.mean:.1f} dB"
+        eps = "" if self.eps.mean is None else f"ε {self.eps.mean:.3g}"
+        if self.label_kind == "target_snr_db":
+            return f"SNR {self.label:g} dB" + (f" ({eps})" if eps and detail else "")
+        return eps + (f" ({snr})" if snr else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "label": self.label,
+            "label_kind": self.label_kind,
+            "eps": self.eps.to_dict(),
+            "snr_db": self.snr_db.to_dict(),
+            "mean_snr_db": self.mean_snr_db.to_dict(),
+            "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
+        }
+
+
+@dataclass(frozen=True)
+class AttackSummary:
+    """One attack's points, in the order the cells list them."""
+
+    attack: str
+    points: tuple[PointSummary, ...]
+    #: clean metrics on the same images as the points (the attack's eps-0 baseline)
+    clean: dict[str, Stat] = field(default_factory=dict)
+
+    def strongest(self) -> PointSummary | None:
+        """The point with the largest eps, or the lowest target SNR when points are by SNR."""
+        if not self.points:
+            return None
+
+        def strength(p: PointSummary) -> float:
+            if p.label is None:
+                return -math.inf
+            return -p.label if p.label_kind == "target_snr_db" else p.label
+
+        return max(self.points, key=strength)
+
+    def to_dict(self) -> dict[str, Any]:
+        strongest = self.strongest()
+        return {
+            "attack": self.attack,
+            "strongest": None if strongest is None else strongest.index,
+            "clean": {k: v.to_dict() for k, v in self.clean.items()},
+            "points": [p.to_dict() for p in self.points],
+        }
+
+
+@dataclass(frozen=True)
+class VariantSummary:
+    """One variant (model + options + regime) across its folds and seeds."""
+
+    variant: str
+    label: str
+    model: str
+    regime: dict[str, Any]
+    n_folds: int
+    n_seeds: int
+    n_cells: int
+    clean: dict[str, Stat]
+    attacks: tuple[AttackSummary, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "label": self.label,
+            "model": self.model,
+            "regime": dict(self.regime),
+            "n_folds": self.n_folds,
+            "n_seeds": self.n_seeds,
+            "n_cells": self.n_cells,
+            "clean": {k: v.to_dict() for k, v in self.clean.items()},
+            "attacks": [a.to_dict() for a in self.attacks],
+        }
+
+
+_KIND_ORDER = {"standard": 0, "augment": 1, "adversarial": 2}
+
+
+def group_cells(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Cell rows (kind "cell") by variant, sorted by model, regime kind (standard, augment,
+    adversarial) and name, so the order does not depend on which cell finished first."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("kind") == "cell":
+            groups.setdefault(str(row.get("variant")), []).append(row)
+
+    def key(variant: str) -> tuple[str, int, str]:
+        first = groups[variant][0]
+        kind = str((first.get("regime") or {}).get("kind"))
+        return str(first.get("model")), _KIND_ORDER.get(kind, len(_KIND_ORDER)), variant
+
+    return {v: groups[v] for v in sorted(groups, key=key)}
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[VariantSummary]:
+    """Mean and std across folds (and seeds) of every variant's clean and attack metrics."""
+    out = []
+    for variant, cells in group_cells(rows).items():
+        first = cells[0]
+        out.append(
+            VariantSummary(
+                variant=variant,
+                label=str(first.get("label") or variant),
+                model=str(first.get("model", "")),
+                regime=dict(first.get("regime") or {}),
+                n_folds=len({c.get("fold") for c in cells}),
+                n_seeds=len({c.get("seed") for c in cells}),
+                n_cells=len(cells),
+                clean=_metric_stats([c.get("clean") for c in cells]),
+                attacks=_attack_summaries(cells),
+            )
+        )
+    return out
+
+
+def _metric_stats(metrics: Sequence[dict[str, Any] | None]) -> dict[str, Stat]:
+    return {k: stat((m or {}).get(k) for m in metrics) for k in CLEAN_METRICS}
+
+
+def _attack_summaries(cells: Sequence[dict[str, Any]]) -> tuple[AttackSummary, ...]:
+    # Attacks matched by name (in order of first appearance), points by index within one attack.
+    points: dict[str, list[list[dict[str, Any]]]] = {}
+    cleans: dict[str, list[dict[str, Any] | None]] = {}
+    for cell in cells:
+        for attack in cell.get("attacks") or []:
+            cleans.setdefault(str(attack.get("attack")), []).append(attack.get("clean"))
+            slots = points.setdefault(str(attack.get("attack")), [])
+            for i, point in enumerate(attack.get("points") or []):
+                if i == len(slots):
+                    slots.append([])
+                slots[i].append(point)
+    return tuple(
+        AttackSummary(
+            name,
+            tuple(_point_summary(i, ps) for i, ps in enumerate(slots)),
+            _metric_stats(cleans[name]) if any(cleans[name]) else {},
+        )
+        for name, slots in points.items()
+    )
+
+
+def _point_summary(index: int, points: Sequence[dict[str, Any]]) -> PointSummary:
+    target = points[0].get("target_snr_db")
+    kind = "target_snr_db" if target is not None else "eps"
+    label = target if target is not None else points[0].get("eps")
+    return PointSummary(
+        index=index,
+        label=None if label is None else float(label),
+        label_kind=kind,
+        eps=stat(p.get("eps") for p in points),
+        snr_db=stat(p.get("snr_db") for p in points),
+        mean_snr_db=stat(p.get("mean_snr_db") for p in points),
+        metrics=_metric_stats([p.get("metrics") for p in points]),
+    )

@@ -1,0 +1,104 @@
+"""Reading a run folder: tolerant of a killed writer, strict about corruption elsewhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from robusteye.cli.report import report
+from robusteye.errors import RobustEyeError, UsageError
+from robusteye.report import load_run, read_results, write_report
+
+CELL = {"kind": "cell", "id": "m.standard.f0.s0", "variant": "m.standard", "fold": 0}
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_truncated_last_line_is_skipped(tmp_path: Path) -> None:
+    path = _write(tmp_path / "results.jsonl", [json.dumps(CELL), "", json.dumps(CELL)[:25]])
+    assert read_results(path) == [CELL]
+
+
+def test_corrupt_middle_line_names_its_number(tmp_path: Path) -> None:
+    path = _write(tmp_path / "results.jsonl", [json.dumps(CELL), "{not json", json.dumps(CELL)])
+    with pytest.raises(RobustEyeError, match=r"results\.jsonl: line 2 is not valid JSON"):
+        read_results(path)
+
+
+def test_non_object_line_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "results.jsonl", ["[1, 2]", json.dumps(CELL)])
+    with pytest.raises(RobustEyeError, match="line 1 is not a JSON object"):
+        read_results(path)
+
+
+def test_missing_run_folder(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="run folder does not exist"):
+        write_report(tmp_path / "nope")
+
+
+def test_folder_without_results(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"no results\.jsonl"):
+        load_run(tmp_path)
+
+
+def test_results_without_cells(tmp_path: Path) -> None:
+    _write(tmp_path / "results.jsonl", [json.dumps({"kind": "transfer", "matrices": []})])
+    with pytest.raises(UsageError, match="no cell rows"):
+        write_report(tmp_path)
+
+
+def test_load_run_reads_optional_files(tmp_path: Path) -> None:
+    _write(tmp_path / "results.jsonl", [json.dumps(CELL)])
+    (tmp_path / "spec.yaml").write_text("name: demo\nfolds: 2\n", encoding="utf-8")
+    run = load_run(tmp_path)
+    assert run.spec == {"name": "demo", "folds": 2}
+    assert run.cells == (CELL,)
+    assert (run.splits, run.transfers, run.examples) == ({}, (), None)
+
+
+def test_cli_missing_run_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(report, [str(tmp_path / "missing")])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, UsageError)
+
+
+def _minimal_cell(variant: str, accuracy: float) -> dict[str, object]:
+    return {
+        **CELL,
+        "id": f"{variant}.f0.s0",
+        "variant": variant,
+        "label": f"m · {variant}",
+        "model": "m",
+        "regime": {"kind": variant},
+        "history": [
+            {"epoch": 1, "train_loss": 1.0, "train_acc": 0.4, "val_loss": None, "val_acc": None}
+        ],
+        "clean": {"accuracy": accuracy, "confusion": [[3, 1], [2, 4]], "classes": ["a", "b"]},
+        "roc": None,
+        "attacks": [],
+        "checkpoint": f"cells/{variant}.f0.s0/model",
+    }
+
+
+def test_minimal_run_without_attacks_checkpoints_or_examples(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = [_minimal_cell("standard", 0.7), _minimal_cell("augment", 0.6)]
+    _write(tmp_path / "results.jsonl", [json.dumps(r) for r in rows])
+    with caplog.at_level(logging.WARNING, logger="robusteye.report"):
+        html = write_report(tmp_path)
+    text = html.read_text(encoding="utf-8")
+    assert "0.700 ± 0.000" in text and 'id="transfer"' not in text
+    assert {p.name for p in (tmp_path / "figures").iterdir()} == {
+        "roc_clean.png",
+        "learning_curves.png",
+        "confusion.png",
+    }
+    assert "no checkpoint folder" in caplog.text
