@@ -49,3 +49,20 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return Path(path)
+
+
+def save_tensors(
+    tensors: dict[str, Any], path: str | os.PathLike[str], metadata: dict[str, str] | None = None
+) -> None:
+    """`safetensors.torch.save_file`, with write failures (a full disk, a size limit) turned
+    into one `RobustEyeError` line naming the file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    try:
+        save_file(tensors, str(path), metadata=metadata)
+    except OSError as err:
+        raise RobustEyeError(f"cannot write {path}: {err.strerror or err}") from None
+    except SafetensorError as err:
+        reason = str(err).rsplit("I/O error: ", 1)[-1]
+        raise RobustEyeError(f"cannot write {path}: {reason}") from None

@@ -128,3 +128,24 @@ def test_backend_errors_are_clear(tmp_path: Path) -> None:
         run_experiment(spec, tmp_path / "a", backend="slurm")
     with pytest.raises(UsageError, match="--ray-address needs --backend ray"):
         run_experiment(spec, tmp_path / "b", ray_address="auto")
+
+
+def test_any_spec_runs_on_two_class_data(tmp_path: Path) -> None:
+    """--data overrides the spec's source; an open/closed set gives binary ROC curves."""
+    four = load_dataset("synthetic:n=160")
+    keep = [i for i, y in enumerate(four.labels.tolist()) if four.classes[y] in ("open", "closed")]
+    sub = four.subset(keep)
+    two = type(sub)(
+        images=sub.images,
+        labels=(sub.labels == four.classes.index("closed")).to(torch.int64),
+        classes=("open", "closed"),
+        persons=sub.persons,
+    )
+    path = two.save(tmp_path / "open_closed.npz")
+    spec = load_spec(TINY, data=str(path))
+    result = run_experiment(spec, tmp_path / "run")
+    cells = [r for r in result.rows if r["kind"] == "cell"]
+    assert len(cells) == 4 and all(r["classes"] == ["open", "closed"] for r in cells)
+    for row in cells:
+        assert len(row["clean"]["confusion"]) == 2
+        assert row["roc"]["auc"] == pytest.approx(row["clean"]["roc_auc_macro"], abs=1e-9)

@@ -16,6 +16,7 @@ from robusteye.cli.data import data
 from robusteye.cli.evaluate import attack, evaluate, transfer
 from robusteye.cli.experiment import experiment
 from robusteye.cli.inspect import inspect
+from robusteye.cli.predict import predict
 from robusteye.cli.report import report
 from robusteye.cli.train import train
 from robusteye.errors import RobustEyeError
@@ -31,7 +32,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for _command in (data, train, evaluate, attack, transfer, inspect, experiment, report):
+for _command in (
+    data, train, evaluate, attack, transfer, inspect, experiment, report, predict,
+):  # fmt: skip
     cli.add_command(_command)
 
 

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from robusteye.data import EyeDataset, load_dataset, person_kfold, persons_of
 from robusteye.data.splits import holdout_split
-from robusteye.errors import UsageError
+from robusteye.errors import RobustEyeError, UsageError
 from robusteye.experiments.backends import Backend, make_backend
 from robusteye.experiments.cells import Cell, expand_cells
 from robusteye.experiments.examples import write_examples
@@ -258,6 +258,8 @@ def _finish_cell(out: Path, store: ResultsStore, task: CellTask, output: CellOut
         for name, blob in output.files.items():
             (tmp / Path(name).name).write_bytes(blob)
         replace_folder(tmp, folder / "model")
+    except OSError as err:
+        raise RobustEyeError(f"cannot write {folder / 'model'}: {err.strerror or err}") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     store.append(output.row)

@@ -19,9 +19,9 @@ from typing import Any, NoReturn
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
-from robusteye.errors import CheckpointError, UsageError
+from robusteye.errors import CheckpointError, RobustEyeError, UsageError
+from robusteye.io import save_tensors
 from robusteye.models.base import EyeModel
 from robusteye.models.config import ModelConfig
 from robusteye.models.registry import build_model
@@ -112,9 +112,11 @@ def save_model(
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     try:
-        save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+        save_tensors(tensors, tmp / WEIGHTS_NAME, metadata={"format": "pt"})
         (tmp / CONFIG_NAME).write_text(text, encoding="utf-8")
         replace_folder(tmp, dest)
+    except OSError as err:
+        raise RobustEyeError(f"cannot write {dest}: {err.strerror or err}") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
@@ -165,7 +167,8 @@ def _read_tensors(
     try:
         handle = safe_open(str(weights), framework="pt", device="cpu")
     except Exception as err:  # safetensors raises several types for a bad header
-        _fail(path, f"{WEIGHTS_NAME} is not a readable safetensors file ({err})")
+        detail = " ".join(str(err).split())
+        _fail(path, f"{WEIGHTS_NAME} is not a readable safetensors file ({detail})")
     with handle as f:
         keys = set(f.keys())
         # Shapes first: they say most about a config/weights mismatch (e.g. another width).
@@ -190,7 +193,7 @@ def _read_tensors(
         try:
             tensors = {name: f.get_tensor(name) for name in expected}
         except Exception as err:
-            _fail(path, f"{WEIGHTS_NAME} is corrupt ({err})")
+            _fail(path, f"{WEIGHTS_NAME} is corrupt ({' '.join(str(err).split())})")
     for name, tensor in tensors.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             _fail(path, f"tensor '{name}' holds NaN or infinite values")

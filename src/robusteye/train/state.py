@@ -11,10 +11,10 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from robusteye.errors import CheckpointError
-from robusteye.io import atomic_path
+from robusteye.io import atomic_path, save_tensors
 
 STATE_TENSORS = "training_state.safetensors"
 STATE_JSON = "training_state.json"
@@ -42,7 +42,7 @@ def save_state(
     tensors["rng.torch_global"] = torch.get_rng_state()
     doc = {"info": info, "param_groups": opt["param_groups"], "optimizer_plain": plain_state}
     with atomic_path(folder / STATE_TENSORS) as tmp:
-        save_file(tensors, str(tmp))
+        save_tensors(tensors, tmp)
     with atomic_path(folder / STATE_JSON) as tmp:
         tmp.write_text(json.dumps(doc, indent=1, allow_nan=True))
 
