@@ -70,7 +70,7 @@ def test_page_parses_and_embeds_every_figure(reported: tuple[Path, Path]) -> Non
         assert len(data) > 1024
     assert not page.tags & {"script", "link", "iframe"}  # self-contained: no external assets
     text = " ".join(page.text)
-    assert "tiny" in text and "synthetic:n=160" in text
+    assert "tiny" in text and "synthetic:n=120" in text
     for cell in _cells(run):
         assert cell["label"] in text
 
@@ -113,19 +113,19 @@ def test_model_card_per_checkpoint(reported: tuple[Path, Path]) -> None:
         metrics = {m["name"]: m["value"] for m in result["metrics"]}
         assert metrics["Clean accuracy"] == pytest.approx(cell["clean"]["accuracy"], abs=1e-4)
         fgsm = [m for m in metrics if m.startswith("FGSM accuracy at eps")]
-        assert len(fgsm) == len(cell["attacks"][0]["points"]) == 2
+        assert len(fgsm) == len(cell["attacks"][0]["points"]) == 3
         assert "load_model" in body and "Synthetic data" in body
 
 
-def test_report_never_touches_results(tiny_run: Path, reported: tuple[Path, Path]) -> None:
+def test_report_never_touches_results(tiny_run_dir: Path, reported: tuple[Path, Path]) -> None:
     run, _ = reported
-    original = (tiny_run / "results.jsonl").read_bytes()
+    original = (tiny_run_dir / "results.jsonl").read_bytes()
     assert (run / "results.jsonl").read_bytes() == original
-    assert not (tiny_run / "report.html").exists()
+    assert not (tiny_run_dir / "report.html").exists()
 
 
-def test_cli_out_folder_with_truncated_last_line(tiny_run: Path, tmp_path: Path) -> None:
-    run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+def test_cli_out_folder_with_truncated_last_line(tiny_run_dir: Path, tmp_path: Path) -> None:
+    run = Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
     with (run / "results.jsonl").open("a", encoding="utf-8") as f:
         f.write('{"kind": "cell", "id": "killed mid-wri')
     before = (run / "results.jsonl").read_bytes()

@@ -20,6 +20,9 @@ from robusteye.attacks.pgd import pgd
 from robusteye.errors import DataError, UsageError
 
 EPS_MAX = 1.0  # in [0, 1] pixel space, eps = 1 already saturates every pixel
+#: float32 pixels near 1 change in steps of 2**-24 (144 dB below full scale): a perturbation
+#: aimed at a higher SNR is rounded away, so no eps reaches it.
+SNR_MAX_DB = 140.0
 
 
 def snr_db(x: Tensor, x_adv: Tensor) -> float:
@@ -68,9 +71,15 @@ def eps_for_snr(
     """
     if not math.isfinite(snr):
         raise UsageError(f"SNR must be a finite number of dB, got {snr}")
+    if snr > SNR_MAX_DB:
+        raise UsageError(
+            f"SNR must be at most {SNR_MAX_DB:g} dB (float32 images cannot hold a smaller "
+            f"perturbation), got {snr}"
+        )
     check_images(x)
     perturb, unit_norm = _perturber(model, x, y, attack, seed, steps, norm, direction)
-    target_noise = float(x.double().norm()) / 10.0 ** (snr / 20.0)
+    # floored exponent: a hopeless SNR such as -1e6 dB gets "cannot reach", not a zero division
+    target_noise = float(x.double().norm()) / 10.0 ** max(snr / 20.0, -300.0)
     if unit_norm == 0.0:
         raise DataError(f"{attack}: the gradient is zero on this batch, no eps reaches {snr} dB")
 

@@ -47,17 +47,22 @@ def main(argv: list[str] | None = None) -> int:
     except RobustEyeError as err:
         if debug:
             raise
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {_one_line(str(err))}", err=True)
         return err.exit_code
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
-    except click.ClickException as err:
+    except click.ClickException as err:  # click's own checks: one line, not its usage text
         if debug:
             raise
-        err.show()
+        click.echo(f"error: {_one_line(err.format_message())}", err=True)
         return err.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
     return 0
+
+
+def _one_line(message: str) -> str:
+    """Error messages stay on one line even when they quote text with newlines."""
+    return " ".join(message.split())

@@ -26,15 +26,16 @@ def data() -> None:
     "--persons",
     "n_persons",
     type=click.IntRange(min=1),
-    default=48,
-    show_default=True,
-    help="Number of synthetic persons.",
+    default=None,
+    help="Number of synthetic persons [default: 48, or N if smaller].",
 )
-def synth(out: str, n: int, seed: int, n_persons: int) -> None:
+def synth(out: str, n: int, seed: int, n_persons: int | None) -> None:
     """Generate the procedural eye-crop set and save it as .npz."""
+    from robusteye.data.loaders import default_persons
     from robusteye.data.synthetic import generate_synthetic
 
-    ds = generate_synthetic(n, seed=seed, n_persons=n_persons)
+    persons = default_persons(n) if n_persons is None else n_persons
+    ds = generate_synthetic(n, seed=seed, n_persons=persons)
     path = ds.save(out)
     counts = ", ".join(f"{c} {k}" for c, k in ds.class_counts().items())
     click.echo(f"wrote {path}: {len(ds)} crops, {len(ds.person_ids)} persons ({counts})")

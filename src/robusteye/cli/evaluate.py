@@ -47,7 +47,7 @@ def _load(
     checkpoint: str, source: str, folder: dict[str, Any], limit: int | None, seed: int
 ) -> tuple[EyeModel, EyeDataset]:
     split = folder.pop("split", None)
-    model = load_model(checkpoint, channels_last=True)
+    model = load_model(_existing(checkpoint), channels_last=True)
     ds = align_to_model(open_source(source, **folder), model.classes)
     if split is not None:
         ds = _only_persons(ds, split)
@@ -161,7 +161,7 @@ def transfer(
     eps, snr = _eps_or_snr(eps_text, snr_text)
     if len(set(checkpoints)) < 2:
         raise UsageError("transfer needs at least two different checkpoints")
-    models = {c: load_model(c, channels_last=True) for c in checkpoints}
+    models = {c: load_model(_existing(c), channels_last=True) for c in checkpoints}
     first = models[checkpoints[0]]
     for c, m in models.items():
         if m.classes != first.classes:
@@ -200,6 +200,13 @@ def _eps_or_snr(
         raise UsageError(f"--eps values must lie in [0, 1], got {eps_text}")
     snr = parse_floats(snr_text, "--snr") if snr_text else None
     return eps, snr
+
+
+def _existing(checkpoint: str) -> str:
+    """A missing CHECKPOINT is a usage error (exit 2), like any missing path argument."""
+    if not Path(checkpoint).exists():
+        raise UsageError(f"no such checkpoint folder: {checkpoint}")
+    return checkpoint
 
 
 def _only_persons(ds: EyeDataset, spec: str) -> EyeDataset:

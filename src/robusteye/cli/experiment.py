@@ -81,7 +81,7 @@ def experiment(
         click.echo(f"{len(cells)} cells ({spec.folds} folds, {len(spec.seeds)} seed(s))")
         return
     folder = Path(out) if out is not None else Path("runs") / spec.name
-    click.echo(f"{spec.name}: {len(cells)} cells on {spec.data} -> {folder}", err=True)
+    click.echo(f"{spec.name}: {len(cells)} cells on {spec.data} -> {folder}")
     result = run_experiment(
         spec,
         folder,

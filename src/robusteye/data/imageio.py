@@ -21,8 +21,10 @@ from robusteye.data.dataset import IMAGE_SIZE
 from robusteye.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-#: Refuse to decode images above this many pixels (about a 12k x 12k photo).
-MAX_PIXELS = 150_000_000
+#: Refuse to decode more pixels than this (8,000 x 8,000), counted after JPEG draft scaling, so
+#: memory stays bounded (under 1 GB at the limit). Files declaring more than twice Pillow's
+#: limit (about 179 M pixels) are refused by Pillow's decompression-bomb check before that.
+MAX_PIXELS = 64_000_000
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -30,19 +32,27 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Our MAX_PIXELS check replaces Pillow's warning: it counts the pixels actually
+            # decoded, so a large JPEG that draft mode decodes at 1/8 scale is still read.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise DataError(f"{path}: image too large ({img.width} x {img.height} pixels)")
+                width, height = img.size
                 img.draft("L", (4 * IMAGE_SIZE, 4 * IMAGE_SIZE))  # JPEG: decode at reduced scale
+                if img.width * img.height > MAX_PIXELS:
+                    raise DataError(
+                        f"{path}: image too large ({width} x {height} pixels; "
+                        f"robusteye decodes at most {MAX_PIXELS:,})"
+                    )
                 img.load()
                 gray = _to_gray(img)
     except DataError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError as err:
+        raise DataError(f"{path}: image too large ({str(err).rstrip('.')})") from None
+    except UnidentifiedImageError:
         raise DataError(f"{path}: not a readable image") from None
     except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
-        raise DataError(f"{path}: corrupt image ({err})") from None
+        raise DataError(f"{path}: corrupt image ({' '.join(str(err).split())})") from None
     return resize_crop(gray)
 
 
@@ -71,7 +81,9 @@ def resize_crop(gray: np.ndarray) -> np.ndarray:
         raise DataError(f"a crop must be a non-empty 2-D array, got shape {gray.shape}")
     if gray.shape == (IMAGE_SIZE, IMAGE_SIZE):
         return np.clip(gray.astype(np.float32, copy=False), 0.0, 1.0)
-    t = torch.tensor(gray, dtype=torch.float32)[None, None]
+    if gray.dtype != np.float32 or not gray.flags.writeable:
+        gray = np.array(gray, dtype=np.float32)
+    t = torch.from_numpy(np.ascontiguousarray(gray))[None, None]  # no copy of a large image
     out = F.interpolate(
         t, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bicubic", antialias=True, align_corners=False
     )

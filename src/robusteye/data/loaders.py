@@ -7,6 +7,7 @@ or an image folder `<root>/<label>/*.png`.
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,18 @@ def _synthetic(text: str, options: dict[str, Any]) -> EyeDataset:
     params: dict[str, Any] = parse_synthetic(text)
     _check_options(options, set(_SYNTHETIC_KEYS), "synthetic data")
     params.update(options)
+    if isinstance(params.get("n"), int) and "n_persons" not in params:
+        # `synthetic:n=40` asks for a small set, not for an error about the 48 default persons
+        params["n_persons"] = default_persons(params["n"])
     return generate_synthetic(**params)
+
+
+def default_persons(n: int) -> int:
+    """The generator's default person count, capped at `n` so that small sets just work."""
+    from robusteye.data.synthetic import generate_synthetic
+
+    default = inspect.signature(generate_synthetic).parameters["n_persons"].default
+    return max(1, min(int(default), n))
 
 
 def _check_options(options: dict[str, Any], allowed: set[str], what: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +21,22 @@ def load_npz(path: str | os.PathLike[str]) -> EyeDataset:
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array
+            raise DataError(f"{path}: not a robusteye dataset (one .npy array, not an .npz)")
+        with loaded as npz:
             missing = [k for k in _REQUIRED if k not in npz.files]
             if missing:
                 raise DataError(f"{path}: not a robusteye dataset (missing {', '.join(missing)})")
             fields = {k: npz[k] for k in npz.files}
     except DataError:
         raise
-    except ValueError as err:  # object arrays need pickle, which we refuse
-        raise DataError(f"{path}: refused ({err})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as err:
-        raise DataError(f"{path}: not a readable .npz file ({err})") from None
+    except ValueError as err:
+        if "allow_pickle" in str(err):  # object arrays and pickles need pickle: refused
+            raise DataError(f"{path}: refused ({err})") from None
+        raise DataError(f"{path}: not a readable .npz file ({_one_line(err)})") from None
+    except Exception as err:  # zip, zlib and numpy's header parser raise many types on garbage
+        raise DataError(f"{path}: not a readable .npz file ({_one_line(err)})") from None
     if "format" in fields and str(fields["format"]) != _NPZ_FORMAT:
         raise DataError(f"{path}: unknown dataset format {str(fields['format'])!r}")
     return _from_arrays(path, fields)
@@ -51,13 +55,13 @@ def _from_arrays(path: Path, f: dict[str, np.ndarray]) -> EyeDataset:
     if "meta" in f:
         try:
             meta = json.loads(str(f["meta"]))
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, RecursionError) as err:
             raise DataError(f"{path}: metadata is not valid JSON ({err})") from None
         if not isinstance(meta, dict):
             raise DataError(f"{path}: metadata must be a JSON object")
     try:
         return EyeDataset(
-            images=torch.from_numpy(np.ascontiguousarray(images)),
+            images=torch.from_numpy(np.asarray(images, order="C")),  # keeps a 0-d shape
             labels=torch.from_numpy(labels.astype(np.int64, copy=False)),
             classes=tuple(f["classes"].reshape(-1).tolist()),
             persons=tuple(f["persons"].reshape(-1).tolist()),
@@ -66,3 +70,7 @@ def _from_arrays(path: Path, f: dict[str, np.ndarray]) -> EyeDataset:
         )
     except DataError as err:
         raise DataError(f"{path}: {err}") from None
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__

@@ -12,6 +12,7 @@ import gzip
 import io
 import os
 import pickle
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,8 @@ def restricted_loads(payload: bytes) -> Any:
     except UnsafeFileError:
         raise
     except Exception as err:  # pickle raises many types on garbage input
-        raise DataError(f"not a valid pickle ({type(err).__name__}: {err})") from None
+        detail = " ".join(str(err).split())  # one line: messages may quote the bad bytes
+        raise DataError(f"not a valid pickle ({type(err).__name__}: {detail})") from None
 
 
 def load_pz(path: str | os.PathLike[str]) -> EyeDataset:
@@ -77,8 +79,8 @@ def load_pz(path: str | os.PathLike[str]) -> EyeDataset:
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
                 raw = gz.read(_MAX_BYTES + 1)
-        except (OSError, EOFError) as err:
-            raise DataError(f"{path}: corrupt gzip data ({err})") from None
+        except (OSError, EOFError, zlib.error) as err:
+            raise DataError(f"{path}: corrupt gzip data ({' '.join(str(err).split())})") from None
         if len(raw) > _MAX_BYTES:
             raise DataError(f"{path}: decompressed data exceeds {_MAX_BYTES >> 30} GiB")
     try:

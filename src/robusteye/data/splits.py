@@ -1,6 +1,8 @@
 """Person-grouped splits: no person is ever on both sides (the study's K-fold was not).
 
 Like scikit-learn's `GroupKFold`, splitters take an explicit seed and return index arrays.
+A class that a training side lacks is an error naming the class and the fold: a model cannot
+learn a class it never sees, and its per-class scores would be silently meaningless.
 """
 
 from __future__ import annotations
@@ -16,7 +18,43 @@ Split = tuple[np.ndarray, np.ndarray]
 
 
 def person_kfold(ds: EyeDataset, n_splits: int, *, seed: int = 0) -> list[Split]:
-    """Class-stratified k-fold grouped by person: `[(train_idx, test_idx), ...]`."""
+    """Class-stratified k-fold grouped by person: `[(train_idx, test_idx), ...]`.
+
+    Every class of `ds` must have images on both sides of every fold (so it needs images of
+    at least `n_splits` persons); otherwise `DataError` names the class and the fold.
+    """
+    folds = _grouped_folds(ds, n_splits, seed)
+    for i, (train, test) in enumerate(folds):
+        where = f"persons of fold {i} (of {n_splits})"
+        _require_classes(ds, train, f"the training {where}", n_splits, "use fewer folds")
+        _require_classes(ds, test, f"the test {where}", n_splits, "use fewer folds")
+    return folds
+
+
+def holdout_split(ds: EyeDataset, *, test_fraction: float = 0.1, seed: int = 0) -> Split:
+    """One person-grouped, class-stratified (train_idx, test_idx) split.
+
+    The held-out share of persons is the nearest 1/k (or 1 - 1/k above one half), and at
+    least one person. The training side must hold every class; the held-out side (a
+    validation or hold-out sample) may miss a rare one.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise UsageError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    small = min(test_fraction, 1.0 - test_fraction)  # one fold is the smaller side
+    n_splits = max(2, min(round(1.0 / small), len(ds.person_ids)))
+    fold, rest = _grouped_folds(ds, n_splits, seed)[0][::-1]
+    train, test = (rest, fold) if test_fraction <= 0.5 else (fold, rest)
+    where = f"the training persons of a {test_fraction:g} hold-out split"
+    _require_classes(ds, train, where, 2, "hold out a smaller fraction")
+    return train, test
+
+
+def persons_of(ds: EyeDataset, indices: np.ndarray) -> list[str]:
+    """The sorted distinct person ids of the given rows."""
+    return sorted({ds.persons[i] for i in indices.tolist()})
+
+
+def _grouped_folds(ds: EyeDataset, n_splits: int, seed: int) -> list[Split]:
     if n_splits < 2:
         raise UsageError(f"n_splits must be >= 2, got {n_splits}")
     groups = ds.person_index()
@@ -32,14 +70,16 @@ def person_kfold(ds: EyeDataset, n_splits: int, *, seed: int = 0) -> list[Split]
         return [(np.sort(tr), np.sort(te)) for tr, te in folds]
 
 
-def holdout_split(ds: EyeDataset, *, test_fraction: float = 0.1, seed: int = 0) -> Split:
-    """One person-grouped, class-stratified (train_idx, test_idx) split."""
-    if not 0.0 < test_fraction < 1.0:
-        raise UsageError(f"test_fraction must lie in (0, 1), got {test_fraction}")
-    n_splits = max(2, round(1.0 / test_fraction))
-    return person_kfold(ds, n_splits, seed=seed)[0]
-
-
-def persons_of(ds: EyeDataset, indices: np.ndarray) -> list[str]:
-    """The sorted distinct person ids of the given rows."""
-    return sorted({ds.persons[i] for i in indices.tolist()})
+def _require_classes(ds: EyeDataset, rows: np.ndarray, where: str, need: int, fix: str) -> None:
+    """Raise `DataError` naming the first class of `ds` that has images but none in `rows`."""
+    labels = ds.labels.numpy()
+    present = np.bincount(labels, minlength=ds.num_classes)
+    here = np.bincount(labels[rows], minlength=ds.num_classes)
+    for k in np.flatnonzero((present > 0) & (here == 0)).tolist():
+        n_persons = len({ds.persons[i] for i in np.flatnonzero(labels == k).tolist()})
+        if n_persons < need:
+            fix = "add persons with that class or leave it out"
+        raise DataError(
+            f"class {ds.classes[k]!r} has no images in {where}: its {present[k]} image(s) come "
+            f"from {n_persons} person(s), the split needs at least {need}; {fix}"
+        )

@@ -85,12 +85,12 @@ def run_experiment(
     """Run (or resume) every cell of `spec` into the folder `out`."""
     start = time.perf_counter()
     out = Path(out)
-    _claim_folder(out, spec)
-    data = load_dataset(spec.data)
-    folds, splits = make_folds(data, spec)
-    _check_or_write(out / SPLITS_FILE, splits, "its person splits (did the data change?)")
     cells = expand_cells(spec)
     _check_sources(cells)
+    data = load_dataset(spec.data)  # data and folds first: a bad source leaves no folder
+    folds, splits = make_folds(data, spec)
+    _claim_folder(out, spec)
+    _check_or_write(out / SPLITS_FILE, splits, "its person splits (did the data change?)")
     store = ResultsStore(out / RESULTS_FILE)
     done = {row["id"] for row in store.rows()}
     transfers = _transfer_keys(spec, cells)

@@ -8,6 +8,7 @@ field is a grid axis), the person-grouped folds, the training settings, the eval
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +17,7 @@ import torch
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from robusteye.attacks.snr import SNR_MAX_DB
 from robusteye.errors import UsageError
 from robusteye.models import list_models
 from robusteye.train.config import RegimeConfig, TrainConfig
@@ -51,6 +53,9 @@ class ModelEntry(_Strict):
 
     @model_validator(mode="after")
     def _options(self) -> ModelEntry:
+        owned = sorted({"num_classes", "classes"} & set(self.options))
+        if owned:
+            raise ValueError(f"options cannot set {', '.join(owned)} (they come from the data)")
         if self.options:  # fail at load time, not in the middle of a grid
             from robusteye.models.registry import create_model
 
@@ -220,6 +225,8 @@ def _eps_or_snr(eps: list[float] | None, snr: list[float] | None) -> None:
         raise ValueError("the eps or snr list is empty")
     if eps is not None and any(not 0 <= e <= 1 for e in eps):
         raise ValueError(f"eps values must lie in [0, 1], got {eps}")
+    if snr is not None and any(not math.isfinite(s) or s > SNR_MAX_DB for s in snr):
+        raise ValueError(f"SNR values must be finite and at most {SNR_MAX_DB:g} dB, got {snr}")
 
 
 def load_spec(
@@ -236,6 +243,8 @@ def load_spec(
             raise UsageError(f"no such spec file: {path}")
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except RecursionError:
+            raise UsageError(f"{where}: not valid YAML (nested too deeply)") from None
         except (yaml.YAMLError, UnicodeDecodeError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise UsageError(f"{where}: not valid YAML ({first})") from None
