@@ -72,7 +72,7 @@ def test_bad_files_are_skipped_and_the_exit_code_says_so(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["missing_ckpt", "IMAGES"], "checkpoint missing_ckpt"),
+        (["missing_ckpt", "IMAGES"], "no such checkpoint folder: missing_ckpt"),
         (["CKPT", "nowhere.png"], "no such file or folder: nowhere.png"),
         (["CKPT", "EMPTY"], "no image files"),
     ],
@@ -89,4 +89,4 @@ def test_user_errors_are_one_line(
     subst = {"IMAGES": str(images), "CKPT": str(checkpoint), "EMPTY": str(tmp_path / "empty")}
     code = main(["predict", *(subst.get(a, a) for a in args)])
     err = capsys.readouterr().err.strip()
-    assert code in (1, 2) and err.startswith("error: ") and message in err and "\n" not in err
+    assert code == 2 and err.startswith("error: ") and message in err and "\n" not in err

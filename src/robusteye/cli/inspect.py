@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-import torch
 
 from robusteye.errors import UsageError
 from robusteye.models import create_model, inspect_model, list_models, load_model
@@ -48,10 +47,7 @@ def inspect(
         model = load_model(target)
         title = f"checkpoint {target} ({model.config.name})"
     elif target in list_models():
-        # A private RNG stream: same seed, same weights, and the global RNG is left alone.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = create_model(target, num_classes=num_classes)
+        model = create_model(target, num_classes=num_classes, seed=seed)  # global RNG untouched
         title = f"model {target} (fresh initialisation, seed {seed})"
     else:
         raise UsageError(

@@ -54,6 +54,8 @@ def predict_files(
     checkpoint: str, files: list[Path], *, batch_size: int = 256, device: str = "cpu"
 ) -> tuple[list[Prediction], list[tuple[Path, str]]]:
     """(predictions, failures): every readable file classified; failures as (path, reason)."""
+    if not Path(checkpoint).exists():
+        raise UsageError(f"no such checkpoint folder: {checkpoint}")
     model = load_model(checkpoint, device, channels_last=True)
     crops: list[np.ndarray] = []
     kept: list[Path] = []
