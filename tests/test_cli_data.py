@@ -121,3 +121,10 @@ def test_version_and_help():
     assert proc.returncode == 0 and "robusteye" in proc.stdout
     proc = _run(["data", "--help"])
     assert proc.returncode == 0 and "synth" in proc.stdout and "preview" in proc.stdout
+
+
+def test_error_messages_are_one_line_by_construction() -> None:
+    from robusteye.errors import DataError
+
+    err = DataError("bad bytes b'F\\x01\n'\n  in   record 3")
+    assert str(err) == "bad bytes b'F\\x01 ' in record 3"

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 
 class RobustEyeError(Exception):
-    """Base class of every error robusteye raises on purpose (runtime errors, exit code 1)."""
+    """Base class of every error robusteye raises on purpose (runtime errors, exit code 1).
+
+    The message is always one line: whitespace runs (newlines in quoted bytes or in another
+    library's error text) collapse to single spaces.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(" ".join(str(message).split()))
 
 
 class UsageError(RobustEyeError, ValueError):

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     except RobustEyeError as err:
         if debug:
             raise
-        click.echo(f"error: {_one_line(str(err))}", err=True)
+        click.echo(f"error: {err}", err=True)
         return err.exit_code
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -64,5 +64,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line(message: str) -> str:
-    """Error messages stay on one line even when they quote text with newlines."""
+    """click's own messages on one line (ours are one line by construction)."""
     return " ".join(message.split())

@@ -148,4 +148,4 @@ def _read_manifest(path: Path) -> dict[str, str]:
                 raise DataError(f"{path}: manifest needs the columns file and person_id")
             return {row["file"]: row["person_id"] for row in reader if row.get("person_id")}
     except (UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{path}: unreadable manifest ({' '.join(str(err).split())})") from None
+        raise DataError(f"{path}: unreadable manifest ({err})") from None

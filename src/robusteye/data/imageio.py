@@ -52,7 +52,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     except UnidentifiedImageError:
         raise DataError(f"{path}: not a readable image") from None
     except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
-        raise DataError(f"{path}: corrupt image ({' '.join(str(err).split())})") from None
+        raise DataError(f"{path}: corrupt image ({err})") from None
     return resize_crop(gray)
 
 

@@ -34,9 +34,9 @@ def load_npz(path: str | os.PathLike[str]) -> EyeDataset:
     except ValueError as err:
         if "allow_pickle" in str(err):  # object arrays and pickles need pickle: refused
             raise DataError(f"{path}: refused ({err})") from None
-        raise DataError(f"{path}: not a readable .npz file ({_one_line(err)})") from None
+        raise DataError(f"{path}: not a readable .npz file ({_reason(err)})") from None
     except Exception as err:  # zip, zlib and numpy's header parser raise many types on garbage
-        raise DataError(f"{path}: not a readable .npz file ({_one_line(err)})") from None
+        raise DataError(f"{path}: not a readable .npz file ({_reason(err)})") from None
     if "format" in fields and str(fields["format"]) != _NPZ_FORMAT:
         raise DataError(f"{path}: unknown dataset format {str(fields['format'])!r}")
     return _from_arrays(path, fields)
@@ -72,5 +72,5 @@ def _from_arrays(path: Path, f: dict[str, np.ndarray]) -> EyeDataset:
         raise DataError(f"{path}: {err}") from None
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
+def _reason(err: BaseException) -> str:
+    return str(err) or type(err).__name__

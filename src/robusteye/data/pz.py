@@ -61,8 +61,7 @@ def restricted_loads(payload: bytes) -> Any:
     except UnsafeFileError:
         raise
     except Exception as err:  # pickle raises many types on garbage input
-        detail = " ".join(str(err).split())  # one line: messages may quote the bad bytes
-        raise DataError(f"not a valid pickle ({type(err).__name__}: {detail})") from None
+        raise DataError(f"not a valid pickle ({type(err).__name__}: {err})") from None
 
 
 def load_pz(path: str | os.PathLike[str]) -> EyeDataset:
@@ -80,7 +79,7 @@ def load_pz(path: str | os.PathLike[str]) -> EyeDataset:
             with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
                 raw = gz.read(_MAX_BYTES + 1)
         except (OSError, EOFError, zlib.error) as err:
-            raise DataError(f"{path}: corrupt gzip data ({' '.join(str(err).split())})") from None
+            raise DataError(f"{path}: corrupt gzip data ({err})") from None
         if len(raw) > _MAX_BYTES:
             raise DataError(f"{path}: decompressed data exceeds {_MAX_BYTES >> 30} GiB")
     try:

@@ -37,6 +37,7 @@ from robusteye.experiments.tasks import (
     CellOutput,
     CellTask,
     TransferTask,
+    checkpoint_files,
     run_cell,
     run_transfer,
 )
@@ -231,8 +232,7 @@ def _cell_task(
 ) -> CellTask:
     source = None
     if cell.source is not None:
-        folder = out / "cells" / cell.source / "model"
-        source = {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix != ".md"}
+        source = checkpoint_files(out / "cells" / cell.source / "model")
     return CellTask(
         cell=cell,
         config=spec.train_config(cell.seed, cell.regime, device),
@@ -290,10 +290,7 @@ def _transfer_task(
     models = {}
     for c in cells:
         if c.fold == fold and c.seed == seed:
-            folder = out / "cells" / c.id / "model"
-            models[c.variant] = {
-                p.name: p.read_bytes() for p in folder.iterdir() if p.suffix != ".md"
-            }
+            models[c.variant] = checkpoint_files(out / "cells" / c.id / "model")
     attack = folds[fold].attack[: t.limit] if t.limit else folds[fold].attack
     return TransferTask(fold, seed, models, attack, t, runner.threads)
 

@@ -9,10 +9,9 @@ written by the task itself, to the task's `work_dir`.
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from robusteye.evaluate.roc import roc_curve_micro
 from robusteye.experiments.cells import Cell
 from robusteye.experiments.spec import AttackEval, TransferEval
 from robusteye.models import EyeModel, create_model, load_model, save_model
+from robusteye.models.checkpoint import CARD_NAME
 from robusteye.train.config import TrainConfig
 from robusteye.train.regimes import perturbed_copies
 from robusteye.train.trainer import Trainer
@@ -114,7 +114,7 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
         "n_val": len(val),
         "n_eval": len(evaluation),
         "epochs": cfg.epochs,
-        "history": [_finite_dict(vars(r)) for r in fit.history],
+        "history": [asdict(r) for r in fit.history],  # NaN becomes null in the store
         "clean": clean.to_dict(),
         "roc": roc_curve_micro(logits, evaluation.labels),
         "attacks": curves,
@@ -185,8 +185,14 @@ def model_files(
 ) -> Files:
     """A checkpoint as `{file name: bytes}`, to send between processes or machines."""
     with tempfile.TemporaryDirectory(prefix="robusteye-ckpt-") as tmp:
-        folder = save_model(model, Path(tmp) / "model", training=training, metrics=metrics)
-        return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+        return checkpoint_files(
+            save_model(model, Path(tmp) / "model", training=training, metrics=metrics)
+        )
+
+
+def checkpoint_files(folder: Path) -> Files:
+    """A checkpoint folder's weights and config as bytes (a model card stays behind)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != CARD_NAME}
 
 
 def model_from_files(files: Files) -> EyeModel:
@@ -195,7 +201,3 @@ def model_from_files(files: Files) -> EyeModel:
         for name, blob in files.items():
             (Path(tmp) / Path(name).name).write_bytes(blob)
         return load_model(tmp, channels_last=True)
-
-
-def _finite_dict(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in d.items()}

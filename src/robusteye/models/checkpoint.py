@@ -167,8 +167,7 @@ def _read_tensors(
     try:
         handle = safe_open(str(weights), framework="pt", device="cpu")
     except Exception as err:  # safetensors raises several types for a bad header
-        detail = " ".join(str(err).split())
-        _fail(path, f"{WEIGHTS_NAME} is not a readable safetensors file ({detail})")
+        _fail(path, f"{WEIGHTS_NAME} is not a readable safetensors file ({err})")
     with handle as f:
         keys = set(f.keys())
         # Shapes first: they say most about a config/weights mismatch (e.g. another width).
@@ -193,7 +192,7 @@ def _read_tensors(
         try:
             tensors = {name: f.get_tensor(name) for name in expected}
         except Exception as err:
-            _fail(path, f"{WEIGHTS_NAME} is corrupt ({' '.join(str(err).split())})")
+            _fail(path, f"{WEIGHTS_NAME} is corrupt ({err})")
     for name, tensor in tensors.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             _fail(path, f"tensor '{name}' holds NaN or infinite values")

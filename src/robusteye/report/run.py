@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,21 +91,22 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise RobustEyeError(f"cannot read {path}: {err}") from None
-    return doc if isinstance(doc, dict) else {}
+    return _read_mapping(path, yaml.safe_load, yaml.YAMLError)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    return _read_mapping(path, json.loads, json.JSONDecodeError)
+
+
+def _read_mapping(
+    path: Path, parse: Callable[[str], Any], error: type[Exception]
+) -> dict[str, Any]:
+    """A YAML or JSON mapping; {} when the file is absent or holds something else."""
     if not path.is_file():
         return {}
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
+        doc = parse(path.read_text(encoding="utf-8"))
+    except (OSError, error) as err:
         raise RobustEyeError(f"cannot read {path}: {err}") from None
     return doc if isinstance(doc, dict) else {}
 
