@@ -31,6 +31,8 @@ class TrainJob:
     out: Path | None = None
     model_overrides: dict[str, Any] | None = None
     test_fraction: float = 0.15
+    #: seed of the person splits (default: the training seed)
+    split_seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ def run_job(
     cfg = job.config
     if not 0 <= job.test_fraction < 1:
         raise UsageError(f"test fraction must lie in [0, 1), got {job.test_fraction}")
-    tr, va, te = split_persons(job.data, job.test_fraction, cfg.val_fraction, cfg.seed)
+    split_seed = cfg.seed if job.split_seed is None else job.split_seed
+    tr, va, te = split_persons(job.data, job.test_fraction, cfg.val_fraction, split_seed)
     train, val = job.data.subset(tr), job.data.subset(va)
     test = job.data.subset(te) if te.size else None
     splits = {

@@ -2,9 +2,10 @@
 `model.apply_constraints()` after every step, per-epoch validation, best and last checkpoints,
 learning curves, and exact resume.
 
-Determinism: data order, augmentation, adversarial draws and constraint subsampling each
-have their own seeded generator; dropout uses torch's global RNG inside `fork_rng`, seeded
-from the config and saved with the state, so the caller's global RNG is left untouched.
+Determinism: data order, augmentation, adversarial draws, constraint subsampling and
+corruption draws each have their own seeded generator; dropout uses torch's global RNG inside
+`fork_rng`, seeded from the config and saved with the state, so the caller's global RNG is left
+untouched.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from robusteye.corruptions import random_corruption_batch
 from robusteye.data import EyeDataset
 from robusteye.errors import UsageError
 from robusteye.evaluate import Metrics, classification_metrics, predict_logits
@@ -42,7 +44,10 @@ CURVE_FIELDS = (
     "val_macro_f1",
     "seconds",
 )
-_GENERATORS = ("data", "augment", "adversarial", "constraints")
+#: one seeded generator each; new ones go at the end so the others keep their seeds
+_GENERATORS = ("data", "augment", "adversarial", "constraints", "corrupt")
+#: generators a checkpoint written before they existed may lack (they start fresh on resume)
+_LATE_GENERATORS = ("corrupt",)
 
 
 @dataclass(frozen=True)
@@ -110,9 +115,18 @@ class Trainer:
         }
 
     def fit(
-        self, train: EyeDataset, val: EyeDataset | None = None, *, resume: bool = False
+        self,
+        train: EyeDataset,
+        val: EyeDataset | None = None,
+        *,
+        resume: bool = False,
+        until: int | None = None,
     ) -> FitResult:
+        """Train to `config.epochs` (or only up to epoch `until`, keeping the full run's
+        schedule, so that a later `fit(..., resume=True)` continues the same run: what
+        successive halving needs to stop a hopeless trial early)."""
         cfg = self.config
+        stop = cfg.epochs if until is None else max(0, min(until, cfg.epochs))
         history: list[EpochRecord] = []
         best = (-1.0, -1)
         vm: Metrics | None = None
@@ -126,13 +140,13 @@ class Trainer:
             per_epoch = -(-x.shape[0] // cfg.batch_size)
             # One bar over the whole run, so its estimate is the time left for all epochs.
             self._bar = tqdm(
-                total=per_epoch * cfg.epochs,
+                total=per_epoch * max(stop, len(history)),
                 initial=per_epoch * len(history),
                 unit="batch",
                 disable=not self.progress,
                 leave=False,
             )
-            for epoch in range(len(history), cfg.epochs):
+            for epoch in range(len(history), stop):
                 start = time.perf_counter()
                 lr = lr_at(cfg, epoch)
                 for group in self.optimizer.param_groups:
@@ -175,6 +189,14 @@ class Trainer:
             if cfg.augment:
                 xb = random_affine(
                     xb, rotation_deg=cfg.rotation_deg, shift=cfg.shift, generator=g["augment"]
+                )
+            if cfg.corruptions:
+                xb = random_corruption_batch(
+                    xb,
+                    cfg.corruptions,
+                    cfg.corruption_max_severity,
+                    g["corrupt"],
+                    p=cfg.corruption_p,
                 )
             if cfg.regime.kind == "adversarial":
                 xb = adversarial_batch(self.model, xb, yb, cfg.regime, g["adversarial"])
@@ -229,7 +251,12 @@ class Trainer:
     def _restore(self, folder: Path) -> tuple[list[EpochRecord], tuple[float, int]]:
         saved = load_model(folder)
         self.model.load_state_dict(saved.state_dict())
-        info = load_state(folder, optimizer=self.optimizer, generators=self.generators)
+        info = load_state(
+            folder,
+            optimizer=self.optimizer,
+            generators=self.generators,
+            optional=_LATE_GENERATORS,
+        )
         history = [EpochRecord(**r) for r in info["history"]]
         return history, (float(info["best"][0]), int(info["best"][1]))
 
