@@ -20,7 +20,7 @@ from robusteye.evaluate import (
     robustness_curve,
     transfer_matrix,
 )
-from robusteye.evaluate.classmap import align_to_model
+from robusteye.evaluate.classmap import CLASS_MAPS, ClassMap, align_to_model, class_map
 from robusteye.io import write_json
 from robusteye.models import EyeModel, load_model
 
@@ -43,12 +43,26 @@ _out = click.option(
 )
 
 
-def _load(
+_class_map = click.option(
+    "--class-map",
+    "class_map_name",
+    type=click.Choice(CLASS_MAPS),
+    default="auto",
+    show_default=True,
+    help="How a model's classes meet other data classes. partial-as-open: P(open) + "
+    "P(partiallyOpen) vs P(closed), notVisible excluded (auto's choice for open/closed data "
+    "on a 4-class model); exclude-partial: open vs closed only; none: score over the model's "
+    "classes.",
+)
+
+
+def _read(
     checkpoint: str, source: str, folder: dict[str, Any], limit: int | None, seed: int
 ) -> tuple[EyeModel, EyeDataset]:
+    """The model and the data in the data's own classes, with --split and --limit applied."""
     split = folder.pop("split", None)
     model = load_model(_existing(checkpoint), channels_last=True)
-    ds = align_to_model(open_source(source, **folder), model.classes)
+    ds = open_source(source, **folder)
     if split is not None:
         ds = _only_persons(ds, split)
     if limit is not None and limit < len(ds):
@@ -57,20 +71,57 @@ def _load(
     return model, ds
 
 
+def _load(
+    checkpoint: str, source: str, folder: dict[str, Any], limit: int | None, seed: int
+) -> tuple[EyeModel, EyeDataset]:
+    """The model and the data relabelled into the model's classes."""
+    model, ds = _read(checkpoint, source, folder, limit, seed)
+    return model, align_to_model(ds, model.classes)
+
+
+def _load_mapped(
+    checkpoint: str,
+    source: str,
+    folder: dict[str, Any],
+    limit: int | None,
+    seed: int,
+    class_map_name: str,
+) -> tuple[EyeModel, EyeDataset, ClassMap | None]:
+    """The model, the data, and the class map that scores the model over the data's classes
+    (None: the data is relabelled into the model's classes instead)."""
+    model, ds = _read(checkpoint, source, folder, limit, seed)
+    cmap = class_map(class_map_name, model.classes, ds.classes)
+    if cmap is None:
+        ds = align_to_model(ds, model.classes)
+    else:
+        click.echo(f"class map: {cmap.describe()}")
+    return model, ds, cmap
+
+
 @click.command()
 @click.argument("checkpoint", type=click.Path())
 @click.option("--data", "source", required=True, help="Data source (synthetic, folder, npz, pz).")
 @data_options
+@_class_map
 @_split
 @_limit
 @_seed
 @_out
 def evaluate(
-    checkpoint: str, source: str, limit: int | None, seed: int, out: str | None, **folder: Any
+    checkpoint: str,
+    source: str,
+    class_map_name: str,
+    limit: int | None,
+    seed: int,
+    out: str | None,
+    **folder: Any,
 ) -> None:
     """Clean metrics of CHECKPOINT on a data source."""
-    model, ds = _load(checkpoint, source, folder, limit, seed)
-    m = classification_metrics(predict_logits(model, ds.images), ds.labels, model.classes)
+    model, ds, cmap = _load_mapped(checkpoint, source, folder, limit, seed, class_map_name)
+    logits = predict_logits(model, ds.images)
+    m = classification_metrics(
+        logits if cmap is None else cmap.apply(logits), ds.labels, ds.classes
+    )
     click.echo(
         f"{len(ds)} images  accuracy {m.accuracy:.4f}  loss {m.loss:.4f}  "
         f"macro F1 {m.macro_f1:.4f}  ROC-AUC {_fmt(m.roc_auc_macro)}"
@@ -81,7 +132,9 @@ def evaluate(
     ]
     click.echo(format_table(("class", "precision", "recall", "F1", "support"), rows))
     if out:
-        write_json(out, m.to_dict())
+        write_json(
+            out, m.to_dict() if cmap is None else {**m.to_dict(), "class_map": cmap.to_dict()}
+        )
 
 
 @click.command()

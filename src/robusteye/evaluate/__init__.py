@@ -1,16 +1,30 @@
-"""Evaluation: metrics from logits, robustness curves, transferability between models."""
+"""Evaluation: metrics from logits, robustness curves, transferability between models, the
+corruption benchmark, and class maps for data labelled with other classes than the model's."""
 
+from robusteye.evaluate.classmap import CLASS_MAPS, ClassMap, align_to_model, class_map
+from robusteye.evaluate.corruption import (
+    CorruptionPoint,
+    CorruptionResult,
+    corruption_benchmark,
+)
 from robusteye.evaluate.metrics import Metrics, classification_metrics
 from robusteye.evaluate.predict import predict_logits
 from robusteye.evaluate.robustness import CurvePoint, RobustnessCurve, robustness_curve
 from robusteye.evaluate.transfer import TransferMatrix, transfer_matrix
 
 __all__ = [
+    "CLASS_MAPS",
+    "ClassMap",
+    "CorruptionPoint",
+    "CorruptionResult",
     "CurvePoint",
     "Metrics",
     "RobustnessCurve",
     "TransferMatrix",
+    "align_to_model",
+    "class_map",
     "classification_metrics",
+    "corruption_benchmark",
     "predict_logits",
     "robustness_curve",
     "transfer_matrix",

@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from robusteye.corruptions import MAX_SEVERITY, parse_corruptions
 from robusteye.errors import UsageError
 
 REGIMES = ("standard", "augment", "adversarial")
@@ -116,6 +117,11 @@ class TrainConfig:
     channels_last: bool = True
     #: also write the learning curves as TensorBoard scalars to OUT/tensorboard
     tensorboard: bool = False
+    #: natural corruptions applied to training batches (empty: none; "all" also accepted)
+    corruptions: tuple[str, ...] = ()
+    #: share of each batch corrupted, at a severity uniform in 1..corruption_max_severity
+    corruption_p: float = 0.5
+    corruption_max_severity: int = 3
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
@@ -153,10 +159,30 @@ class TrainConfig:
         )
         if isinstance(self.regime, dict):
             object.__setattr__(self, "regime", RegimeConfig(**self.regime))
+        self._check_corruptions()
+
+    def _check_corruptions(self) -> None:
+        names = self.corruptions
+        if isinstance(names, str) or names:
+            object.__setattr__(self, "corruptions", parse_corruptions(names))
+        else:
+            object.__setattr__(self, "corruptions", ())
+        _check(
+            _finite(self.corruption_p) and 0 < self.corruption_p <= 1,
+            f"corruption_p must lie in (0, 1], got {self.corruption_p}",
+        )
+        _check(
+            isinstance(self.corruption_max_severity, int)
+            and not isinstance(self.corruption_max_severity, bool)
+            and 1 <= self.corruption_max_severity <= MAX_SEVERITY,
+            f"corruption_max_severity must be an integer in 1..{MAX_SEVERITY}, "
+            f"got {self.corruption_max_severity!r}",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["regime"] = asdict(self.regime) | {"eps_choices": list(self.regime.eps_choices)}
+        d["corruptions"] = list(self.corruptions)
         return d
 
     @classmethod

@@ -6,6 +6,7 @@ Tensors go to `training_state.safetensors`, everything else to `training_state.j
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,17 @@ def save_state(
 
 
 def load_state(
-    folder: Path, *, optimizer: torch.optim.Optimizer, generators: dict[str, torch.Generator]
+    folder: Path,
+    *,
+    optimizer: torch.optim.Optimizer,
+    generators: dict[str, torch.Generator],
+    optional: Collection[str] = (),
 ) -> dict[str, Any]:
-    """Restore what `save_state` wrote; returns its `info`. Problems raise `CheckpointError`."""
+    """Restore what `save_state` wrote; returns its `info`. Problems raise `CheckpointError`.
+
+    Generators named in `optional` may be missing from the state (it was written before they
+    existed): they keep their current state.
+    """
     try:
         tensors = load_file(str(folder / STATE_TENSORS))
         doc = json.loads((folder / STATE_JSON).read_text())
@@ -66,6 +75,8 @@ def load_state(
     try:
         optimizer.load_state_dict({"state": state, "param_groups": doc["param_groups"]})
         for name, gen in generators.items():
+            if name in optional and f"rng.{name}" not in tensors:
+                continue
             gen.set_state(tensors[f"rng.{name}"])
         torch.set_rng_state(tensors["rng.torch_global"])
     except (KeyError, ValueError, RuntimeError) as err:
