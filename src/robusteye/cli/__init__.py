@@ -12,12 +12,14 @@ import sys
 import click
 
 from robusteye import __version__
+from robusteye.cli.corrupt import corrupt
 from robusteye.cli.data import data
 from robusteye.cli.evaluate import attack, evaluate, transfer
 from robusteye.cli.experiment import experiment
 from robusteye.cli.inspect import inspect
 from robusteye.cli.predict import predict
 from robusteye.cli.report import report
+from robusteye.cli.select import select
 from robusteye.cli.train import train
 from robusteye.errors import RobustEyeError
 
@@ -33,7 +35,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for _command in (
-    data, train, evaluate, attack, transfer, inspect, experiment, report, predict,
+    data, train, evaluate, attack, transfer, corrupt, inspect, experiment, select, report, predict,
 ):  # fmt: skip
     cli.add_command(_command)
 

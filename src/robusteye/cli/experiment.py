@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from robusteye.cli.table import format_table
+from robusteye.cli.options import run_options
+from robusteye.cli.table import format_table, plus_minus
 from robusteye.experiments import expand_cells, load_spec, run_experiment
-from robusteye.experiments.backends import BACKENDS
 
 
 @click.command()
@@ -20,43 +20,7 @@ from robusteye.experiments.backends import BACKENDS
     default=None,
     help="Run folder [default: runs/<spec name>]. Run again to resume.",
 )
-@click.option("--data", default=None, help="Data source overriding the spec's.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="local", show_default=True)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="local: worker processes (1 runs cells in this process).",
-)
-@click.option(
-    "--ray-address",
-    default=None,
-    help="ray: join this cluster (for example auto or ray://head:10001); "
-    "without it a local Ray is started.",
-)
-@click.option(
-    "--cpus-per-cell",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="ray: CPUs reserved by each cell.",
-)
-@click.option(
-    "--gpus-per-cell",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="ray: GPUs reserved by each cell.",
-)
-@click.option("--device", default="cpu", show_default=True, help="Torch device of each cell.")
-@click.option(
-    "--report/--no-report",
-    default=True,
-    show_default=True,
-    help="Write report.html when the grid is done.",
-)
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@run_options("cell")
 @click.option("--dry-run", is_flag=True, help="List the cells and exit.")
 def experiment(
     spec_path: str,
@@ -111,15 +75,9 @@ def summary_table(summary: list[dict[str, Any]]) -> str:
     rows = []
     for s in summary:
         by_name = {a["attack"]: a for a in s["attacks"]}
-        cols = [_pm(s["clean"]["accuracy"])]
+        cols = [plus_minus(s["clean"]["accuracy"])]
         for n in names:
             points = by_name[n]["points"] if n in by_name else []
-            cols.append(_pm(points[-1]["metrics"]["accuracy"]) if points else "-")
+            cols.append(plus_minus(points[-1]["metrics"]["accuracy"]) if points else "-")
         rows.append([s["variant"], s["n_folds"], *cols])
     return format_table(headers, rows)
-
-
-def _pm(stat: dict[str, Any]) -> str:
-    if stat.get("mean") is None:
-        return "-"
-    return f"{stat['mean']:.3f} ± {stat['std']:.3f}"

@@ -67,3 +67,60 @@ def _pair(item: str) -> tuple[str, str]:
     if not eq or not key or not value:
         raise UsageError(f"--label-map expects FOLDER=CLASS, got {item!r}")
     return key, value
+
+
+def run_options(unit: str) -> Callable[[F], F]:
+    """Options of the verbs that run a spec's tasks on a backend (`unit`: cell or trial):
+    --data, --backend, --workers, --ray-address, --cpus-per-UNIT, --gpus-per-UNIT, --device,
+    --report/--no-report and --progress/--no-progress."""
+    from robusteye.experiments.backends import BACKENDS
+
+    def decorate(func: F) -> F:
+        options = [
+            click.option("--data", default=None, help="Data source overriding the spec's."),
+            click.option(
+                "--backend", type=click.Choice(BACKENDS), default="local", show_default=True
+            ),
+            click.option(
+                "--workers",
+                type=click.IntRange(min=1),
+                default=1,
+                show_default=True,
+                help=f"local: worker processes (1 runs {unit}s in this process).",
+            ),
+            click.option(
+                "--ray-address",
+                default=None,
+                help="ray: join this cluster (for example auto or ray://head:10001); "
+                "without it a local Ray is started.",
+            ),
+            click.option(
+                f"--cpus-per-{unit}",
+                type=click.FloatRange(min=0, min_open=True),
+                default=1.0,
+                show_default=True,
+                help=f"ray: CPUs reserved by each {unit}.",
+            ),
+            click.option(
+                f"--gpus-per-{unit}",
+                type=click.FloatRange(min=0),
+                default=0.0,
+                show_default=True,
+                help=f"ray: GPUs reserved by each {unit}.",
+            ),
+            click.option(
+                "--device", default="cpu", show_default=True, help=f"Torch device of each {unit}."
+            ),
+            click.option(
+                "--report/--no-report",
+                default=True,
+                show_default=True,
+                help="Write report.html when the run is done.",
+            ),
+            click.option("--progress/--no-progress", default=True, show_default=True),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate

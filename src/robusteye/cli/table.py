@@ -37,3 +37,10 @@ def parse_floats(text: str, name: str) -> list[float]:
     if not values or not all(math.isfinite(v) for v in values):
         raise UsageError(f"{name} expects finite numbers separated by commas, got {text!r}")
     return values
+
+
+def plus_minus(stat: dict[str, Any]) -> str:
+    """A {mean, std} summary as "0.123 ± 0.045" ("-" when undefined)."""
+    if stat.get("mean") is None:
+        return "-"
+    return f"{stat['mean']:.3f} ± {stat['std']:.3f}"

@@ -9,14 +9,24 @@ import click
 
 from robusteye.cli.options import data_options, open_source
 from robusteye.cli.table import parse_floats
+from robusteye.corruptions import parse_corruptions
 from robusteye.errors import UsageError
+from robusteye.experiments.trainspec import load_train_spec, train_from_spec
 from robusteye.models import list_models
 from robusteye.train import REGIMES, RegimeConfig, TrainConfig
 from robusteye.train.run import TrainJob, run_job
 
 
 @click.command()
-@click.option("--model", "model_name", required=True, help="A registered model name.")
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A training spec (YAML, e.g. the winner.yaml of robusteye select): it sets the "
+    "model, the training, the data and the hold-out persons.",
+)
+@click.option("--model", "model_name", default=None, help="A registered model name.")
 @click.option(
     "--data",
     "source",
@@ -90,6 +100,25 @@ from robusteye.train.run import TrainJob, run_job
     help="adversarial: eps range MIN:MAX or a list A,B,C.",
 )
 @click.option("--adv-attack", type=click.Choice(["fgsm", "pgd"]), default="fgsm", show_default=True)
+@click.option(
+    "--corruptions",
+    default=None,
+    help="Also corrupt training batches: 'all' or a comma-separated list (robusteye corrupt).",
+)
+@click.option(
+    "--corruption-p",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="--corruptions: share of each batch corrupted.",
+)
+@click.option(
+    "--corruption-max-severity",
+    type=int,
+    default=3,
+    show_default=True,
+    help="--corruptions: severity uniform in 1..this.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--channels-last/--no-channels-last",
@@ -104,8 +133,11 @@ from robusteye.train.run import TrainJob, run_job
 @click.option("--resume", is_flag=True, help="Continue from OUT/last if it exists.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @data_options
+@click.pass_context
 def train(
-    model_name: str,
+    ctx: click.Context,
+    spec_path: str | None,
+    model_name: str | None,
     source: str,
     regime: str,
     out: str,
@@ -117,6 +149,7 @@ def train(
     adv_fraction: float,
     adv_eps: str,
     adv_attack: str,
+    corruptions: str | None,
     resume: bool,
     progress: bool,
     label_map: tuple[str, ...],
@@ -126,6 +159,11 @@ def train(
     **train_options: Any,
 ) -> None:
     """Train MODEL on a data source in a regime; writes OUT/{best,last}, curves and metrics."""
+    if spec_path is not None:
+        _train_spec(ctx, spec_path, out, resume, progress)
+        return
+    if model_name is None:
+        raise UsageError("give --model (or --spec)")
     if model_name not in list_models():
         raise UsageError(f"unknown model {model_name!r} (known: {', '.join(list_models())})")
     lo_hi, choices = _adv_eps(adv_eps)
@@ -141,11 +179,14 @@ def train(
         eps_max=lo_hi[1],
         eps_choices=choices,
     )
-    config = TrainConfig(regime=reg, **train_options)
+    names = () if corruptions is None else parse_corruptions(corruptions)
+    config = TrainConfig(regime=reg, corruptions=names, **train_options)
     ds = open_source(source, label_map, manifest, person_regex, classes)
     job = TrainJob(model_name, ds, config, Path(out), test_fraction=test_fraction)
+    extra = f", corrupting {config.corruption_p:g} of each batch" if names else ""
     click.echo(
-        f"training {model_name} ({regime}) on {len(ds)} images of {source} -> {out}", err=True
+        f"training {model_name} ({regime}{extra}) on {len(ds)} images of {source} -> {out}",
+        err=True,
     )
 
     def on_epoch(r: Any) -> None:
@@ -185,3 +226,51 @@ def _adv_eps(text: str) -> tuple[tuple[float, float], tuple[float, ...]]:
         return (lo, hi), ()
     values = parse_floats(text, "--adv-eps")
     return (min(values), max(values)), tuple(values)
+
+
+#: options that may accompany --spec (everything else is the spec's to set)
+_WITH_SPEC = ("spec_path", "out", "source", "device", "resume", "progress")
+
+
+def _train_spec(ctx: click.Context, path: str, out: str, resume: bool, progress: bool) -> None:
+    given = [
+        name
+        for name in ctx.params
+        if name not in _WITH_SPEC
+        and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    ]
+    if given:
+        flag = "--" + given[0].replace("_", "-").removesuffix("-name")
+        raise UsageError(f"{flag} cannot be combined with --spec (the spec sets it)")
+    source = ctx.params["source"] if _given(ctx, "source") else None
+    spec = load_train_spec(path, data=source)
+    click.echo(f"training {spec.model.name} from {path} on {spec.data} -> {out}", err=True)
+    result = train_from_spec(
+        spec,
+        out,
+        device=ctx.params["device"],
+        resume=resume,
+        progress=progress,
+        log=lambda s: click.echo(s, err=True),
+    )
+    fit = result.job.fit
+    click.echo(f"done: {len(fit.history)} epochs")
+    evaluation = result.evaluation
+    if evaluation is not None:
+        clean = evaluation["clean"]
+        click.echo(
+            f"hold-out ({evaluation['n']} images of {evaluation['persons']} persons): "
+            f"accuracy {clean['accuracy']:.4f}  macro F1 {clean['macro_f1']:.4f}"
+        )
+        for curve in evaluation["attacks"]:
+            for point in curve["points"]:
+                click.echo(
+                    f"  {curve['attack']} eps {point['eps']:.4g}"
+                    + (f" ({point['snr_db']:.1f} dB)" if point["snr_db"] is not None else "")
+                    + f": accuracy {point['metrics']['accuracy']:.4f}"
+                )
+    click.echo(f"checkpoint: {out}/last; hold-out figures: {out}/evaluation.json")
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE

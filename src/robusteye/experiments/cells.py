@@ -7,9 +7,12 @@ they stay stable when a run is resumed and name the folder each cell writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from robusteye.experiments.spec import ExperimentSpec, ModelEntry
-from robusteye.train.config import RegimeConfig
+from robusteye.train.config import RegimeConfig, TrainConfig
+
+_DEFAULT = TrainConfig()
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class Cell:
     seed: int
     #: the standard cell whose model crafts this cell's FGSM training examples (aim 1)
     source: str | None = None
+    #: natural-corruption training settings of the cell's regime (TrainConfig fields)
+    natural: tuple[tuple[str, Any], ...] = ()
 
 
 def regime_tag(r: RegimeConfig) -> str:
@@ -56,6 +61,35 @@ def regime_label(r: RegimeConfig) -> str:
     return "standard"
 
 
+def natural_tag(natural: dict[str, Any]) -> str:
+    """The id suffix of corruption training ('' without it): '+nat-all-p0.5-s3'."""
+    names = natural.get("corruptions")
+    if not names:
+        return ""
+    what = _corruptions_name(names)
+    p = natural.get("corruption_p", _DEFAULT.corruption_p)
+    severity = natural.get("corruption_max_severity", _DEFAULT.corruption_max_severity)
+    return f"+nat-{what}-p{p:g}-s{severity}"
+
+
+def natural_label(natural: dict[str, Any]) -> str:
+    """' + corruptions (all, 50% of each batch, severity <= 3)', or ''."""
+    names = natural.get("corruptions")
+    if not names:
+        return ""
+    p = natural.get("corruption_p", _DEFAULT.corruption_p)
+    severity = natural.get("corruption_max_severity", _DEFAULT.corruption_max_severity)
+    what = _corruptions_name(names).replace("_", " ").replace("-", ", ")
+    return f" + corruptions ({what}, {p:.0%} of each batch, severity <= {severity})"
+
+
+def _corruptions_name(names: str | list[str] | tuple[str, ...]) -> str:
+    from robusteye.corruptions import corruption_names, parse_corruptions
+
+    chosen = parse_corruptions(names)
+    return "all" if set(chosen) == set(corruption_names()) else "-".join(chosen)
+
+
 def expand_cells(spec: ExperimentSpec) -> list[Cell]:
     """Every cell of the spec, seed-major then fold, model and regime grid point."""
     cells: list[Cell] = []
@@ -66,12 +100,14 @@ def expand_cells(spec: ExperimentSpec) -> list[Cell]:
                     if grid.models is not None and entry.id not in grid.models:
                         continue
                     for regime in grid.expand():
-                        cells.append(_cell(entry, regime, fold, seed))
+                        cells.append(_cell(entry, regime, fold, seed, grid.natural()))
     return cells
 
 
-def _cell(entry: ModelEntry, regime: RegimeConfig, fold: int, seed: int) -> Cell:
-    variant = f"{entry.id}.{regime_tag(regime)}"
+def _cell(
+    entry: ModelEntry, regime: RegimeConfig, fold: int, seed: int, natural: dict[str, Any]
+) -> Cell:
+    variant = f"{entry.id}.{regime_tag(regime)}{natural_tag(natural)}"
     suffix = f"f{fold}.s{seed}"
     source = None
     if regime.kind == "augment" and regime.perturbation == "fgsm" and regime.source is None:
@@ -79,10 +115,11 @@ def _cell(entry: ModelEntry, regime: RegimeConfig, fold: int, seed: int) -> Cell
     return Cell(
         id=f"{variant}.{suffix}",
         variant=variant,
-        label=f"{entry.id} · {regime_label(regime)}",
+        label=f"{entry.id} · {regime_label(regime)}{natural_label(natural)}",
         model=entry,
         regime=regime,
         fold=fold,
         seed=seed,
         source=source,
+        natural=tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in natural.items()),
     )

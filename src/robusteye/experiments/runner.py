@@ -90,8 +90,8 @@ def run_experiment(
     _check_sources(cells)
     data = load_dataset(spec.data)  # data and folds first: a bad source leaves no folder
     folds, splits = make_folds(data, spec)
-    _claim_folder(out, spec)
-    _check_or_write(out / SPLITS_FILE, splits, "its person splits (did the data change?)")
+    claim_folder(out, spec.to_dict())
+    check_or_write(out / SPLITS_FILE, splits, "its person splits (did the data change?)")
     store = ResultsStore(out / RESULTS_FILE)
     done = {row["id"] for row in store.rows()}
     transfers = _transfer_keys(spec, cells)
@@ -105,7 +105,7 @@ def run_experiment(
             backend, data, workers=workers, address=ray_address, cpus=cpus_per_cell,
             gpus=gpus_per_cell,
         ) as runner,
-        _Progress(total, skipped, runner.slots, progress, log) as bar,
+        Progress(total, skipped, runner.slots, progress, log) as bar,
     ):  # fmt: skip
         for phase in (
             [c for c in cells if c.source is None],
@@ -174,17 +174,17 @@ def _subset(rows: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
     return np.sort(rows[order[:limit]])
 
 
-def _claim_folder(out: Path, spec: ExperimentSpec) -> None:
-    """Create `out`, or check that the run already in it was made by the same spec."""
+def claim_folder(out: Path, spec: dict[str, Any]) -> None:
+    """Create `out`, or check that the run already in it was made by the same spec (a dict)."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / SPEC_FILE).is_file():
         raise UsageError(f"{out} is not empty and holds no robusteye run; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    _check_or_write(out / SPEC_FILE, spec.to_dict(), "a different spec", as_yaml=True)
+    check_or_write(out / SPEC_FILE, spec, "a different spec", as_yaml=True)
 
 
-def _check_or_write(path: Path, value: Any, what: str, *, as_yaml: bool = False) -> None:
+def check_or_write(path: Path, value: Any, what: str, *, as_yaml: bool = False) -> None:
     if path.is_file():
         try:
             old = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -235,13 +235,14 @@ def _cell_task(
         source = checkpoint_files(out / "cells" / cell.source / "model")
     return CellTask(
         cell=cell,
-        config=spec.train_config(cell.seed, cell.regime, device),
+        config=spec.train_config(cell.seed, cell.regime, device, **dict(cell.natural)),
         train_idx=fold.train,
         val_idx=fold.val,
         eval_idx=fold.eval,
         attack_idx=fold.attack,
         eval_set="holdout" if spec.holdout > 0 else "fold test",
         attacks=tuple(spec.evaluation.attacks),
+        corruptions=spec.evaluation.corruptions,
         data_source=spec.data,
         work_dir=str((out / "cells" / cell.id / "train").resolve()),
         source_files=source,
@@ -311,7 +312,7 @@ def _summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s.to_dict() for s in summarize(rows)]
 
 
-class _Progress:
+class Progress:
     """Cells done, running and the time left, on one bar; a line per finished task."""
 
     def __init__(
@@ -326,6 +327,13 @@ class _Progress:
     def _postfix(self) -> None:
         self.bar.set_postfix_str(f"running {min(self.slots, self.total - self.done)}")
 
+    def skip(self, n: int) -> None:
+        """Count `n` tasks found already done."""
+        if n:
+            self.done += n
+            self.bar.update(n)
+            self._postfix()
+
     def finished(self, row: dict[str, Any], line: str) -> None:
         self.done += 1
         self.bar.update()
@@ -335,7 +343,7 @@ class _Progress:
         else:
             self.log(line)
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:

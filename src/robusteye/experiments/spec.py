@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 import yaml
@@ -31,6 +31,8 @@ GRID_FIELDS = {
     "adversarial": ("fraction", "attack", "eps_min", "eps_max", "pgd_steps"),
 }
 _SCALAR_FIELDS = {"standard": (), "augment": ("source",), "adversarial": ("eps_choices",)}
+#: Training fields any regime may add: training against natural corruptions as well.
+NATURAL_FIELDS = ("corruptions", "corruption_p", "corruption_max_severity")
 
 
 class _Strict(BaseModel):
@@ -80,23 +82,39 @@ class RegimeGrid(_Strict):
 
     @model_validator(mode="after")
     def _fields(self) -> RegimeGrid:
-        allowed = GRID_FIELDS[self.kind] + _SCALAR_FIELDS[self.kind]
+        allowed = GRID_FIELDS[self.kind] + _SCALAR_FIELDS[self.kind] + NATURAL_FIELDS
         for key, value in (self.model_extra or {}).items():
             if key not in allowed:
-                hint = f"allowed: {', '.join(allowed)}" if allowed else "it takes no options"
-                raise ValueError(f"{key!r} is not an option of the {self.kind} regime ({hint})")
+                raise ValueError(
+                    f"{key!r} is not an option of the {self.kind} regime "
+                    f"(allowed: {', '.join(allowed)})"
+                )
             is_grid = key in GRID_FIELDS[self.kind]
             if isinstance(value, list) and is_grid and not value:
                 raise ValueError(f"{key} must be a value or a non-empty list")
-            if isinstance(value, list) and not is_grid and key != "eps_choices":
+            if (
+                isinstance(value, list)
+                and not is_grid
+                and key not in ("eps_choices", "corruptions")
+            ):
                 raise ValueError(f"{key} takes one value, not a list")
         self.expand()  # every grid point must be a valid regime
+        try:
+            TrainConfig(**self.natural())
+        except (UsageError, TypeError) as err:
+            raise ValueError(str(err)) from None
         return self
+
+    def natural(self) -> dict[str, Any]:
+        """The natural-corruption training settings this regime adds ({} for none)."""
+        return {k: v for k, v in (self.model_extra or {}).items() if k in NATURAL_FIELDS}
 
     def expand(self) -> list[RegimeConfig]:
         """Every grid point, in the spec's order (the last axis varies fastest)."""
         points: list[dict[str, Any]] = [{}]
         for key, value in (self.model_extra or {}).items():
+            if key in NATURAL_FIELDS:
+                continue
             values = value if isinstance(value, list) and key in GRID_FIELDS[self.kind] else [value]
             points = [{**p, key: v} for p in points for v in values]
         try:
@@ -143,8 +161,36 @@ class TransferEval(_Strict):
         return self
 
 
+class CorruptionEval(_Strict):
+    """Natural corruptions (robusteye.corruptions) at severities 1-5 on the attacked images."""
+
+    names: str | list[str] = "all"
+    severities: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], min_length=1)
+    limit: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _known(self) -> CorruptionEval:
+        from robusteye.corruptions import check_severity, parse_corruptions
+
+        try:
+            parse_corruptions(self.names)
+            for s in self.severities:
+                if check_severity(s) == 0:
+                    raise UsageError("severities must lie in 1..5 (0 is the clean image)")
+        except UsageError as err:
+            raise ValueError(str(err)) from None
+        return self
+
+    def names_tuple(self) -> tuple[str, ...]:
+        from robusteye.corruptions import parse_corruptions
+
+        return parse_corruptions(self.names)
+
+
 class Evaluation(_Strict):
     attacks: list[AttackEval] = Field(default_factory=list)
+    #: natural corruptions, scored side by side with the attacks
+    corruptions: CorruptionEval | None = None
     transfer: TransferEval | None = None
     #: at most this many evaluation images are attacked (clean metrics use all of them)
     limit: int | None = Field(default=None, ge=1)
@@ -208,9 +254,19 @@ class ExperimentSpec(_Strict):
             )
         return self
 
-    def train_config(self, seed: int, regime: RegimeConfig, device: str = "cpu") -> TrainConfig:
+    def train_config(
+        self, seed: int, regime: RegimeConfig, device: str = "cpu", **overrides: Any
+    ) -> TrainConfig:
+        """The training config of a cell; `overrides` are its regime's natural fields."""
         return TrainConfig.from_dict(
-            {**self.train, "seed": seed, "regime": regime, "device": device, "val_fraction": 0.0}
+            {
+                **self.train,
+                **overrides,
+                "seed": seed,
+                "regime": regime,
+                "device": device,
+                "val_fraction": 0.0,
+            }
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -233,6 +289,17 @@ def load_spec(
     source: str | os.PathLike[str] | dict[str, Any], *, data: str | None = None
 ) -> ExperimentSpec:
     """Read and validate a spec from a YAML file or a dict; `data` overrides its data source."""
+    return parse_spec(ExperimentSpec, source, data=data)
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def parse_spec(
+    kind: type[S], source: str | os.PathLike[str] | dict[str, Any], *, data: str | None = None
+) -> S:
+    """A YAML file (or dict) validated as `kind`; every mistake is one `UsageError` line
+    naming the file and the field. A file's `name` defaults to its stem."""
     where = "spec"
     if isinstance(source, dict):
         raw: Any = dict(source)
@@ -255,7 +322,7 @@ def load_spec(
     if data is not None:
         raw["data"] = data
     try:
-        return ExperimentSpec.model_validate(raw)
+        return kind.model_validate(raw)
     except ValidationError as err:
         raise UsageError(f"{where}: {_first_error(err)}") from None
 

@@ -25,9 +25,10 @@ from robusteye.evaluate import (
     robustness_curve,
     transfer_matrix,
 )
+from robusteye.evaluate.corruption import corruption_benchmark
 from robusteye.evaluate.roc import roc_curve_micro
 from robusteye.experiments.cells import Cell
-from robusteye.experiments.spec import AttackEval, TransferEval
+from robusteye.experiments.spec import AttackEval, CorruptionEval, TransferEval
 from robusteye.models import EyeModel, create_model, load_model, save_model
 from robusteye.models.checkpoint import CARD_NAME
 from robusteye.train.config import TrainConfig
@@ -52,6 +53,7 @@ class CellTask:
     work_dir: str
     source_files: Files | None = None
     threads: int | None = None
+    corruptions: CorruptionEval | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,10 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
     evaluation = data.subset(task.eval_idx)
     logits = predict_logits(model, evaluation.images)
     clean = classification_metrics(logits, evaluation.labels, data.classes)
-    curves = [_curve(model, data, task.attack_idx, a, cell.seed) for a in task.attacks]
+    curves = [attack_curve(model, data, task.attack_idx, a, cell.seed) for a in task.attacks]
+    natural = None
+    if task.corruptions is not None:
+        natural = corruption_scores(model, data, task.attack_idx, task.corruptions, cell.seed)
     row = {
         "kind": "cell",
         "id": cell.id,
@@ -105,6 +110,7 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
         "model": cell.model.name,
         "model_options": dict(cell.model.options),
         "regime": cell.regime.summary(),
+        **({"natural": _natural(cfg)} if cell.natural else {}),
         "fold": cell.fold,
         "seed": cell.seed,
         "data": task.data_source,
@@ -118,6 +124,7 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
         "clean": clean.to_dict(),
         "roc": roc_curve_micro(logits, evaluation.labels),
         "attacks": curves,
+        **({"corruptions": natural} if natural is not None else {}),
         "checkpoint": f"cells/{cell.id}/model",
         "seconds": round(time.perf_counter() - start, 3),
     }
@@ -126,7 +133,7 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
     return CellOutput(row, files)
 
 
-def _curve(
+def attack_curve(
     model: EyeModel, data: EyeDataset, rows: np.ndarray, attack: AttackEval, seed: int
 ) -> dict[str, Any]:
     """One attack's robustness curve on the first `attack.limit` of the attacked rows."""
@@ -149,6 +156,33 @@ def _curve(
     curve["points"] = curve["points"][1:]
     curve["n"] = len(attacked)
     return curve
+
+
+def _natural(cfg: TrainConfig) -> dict[str, Any]:
+    """The corruption-training settings of a config, as a row records them."""
+    return {
+        "corruptions": list(cfg.corruptions),
+        "corruption_p": cfg.corruption_p,
+        "corruption_max_severity": cfg.corruption_max_severity,
+    }
+
+
+def corruption_scores(
+    model: EyeModel, data: EyeDataset, rows: np.ndarray, spec: CorruptionEval, seed: int
+) -> dict[str, Any]:
+    """The corruption benchmark on the first `spec.limit` of the attacked rows."""
+    scored = data.subset(rows[: spec.limit] if spec.limit else rows)
+    result = corruption_benchmark(
+        model,
+        scored.images,
+        scored.labels,
+        data.classes,
+        spec.names_tuple(),
+        spec.severities,
+        seed=seed,
+    ).to_dict()
+    result["n"] = len(scored)
+    return result
 
 
 def run_transfer(task: TransferTask, data: EyeDataset) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from matplotlib.colors import to_hex
 
 from robusteye.io import atomic_path
-from robusteye.report import curves, grids
+from robusteye.report import curves, grids, natural
 from robusteye.report.card import write_card
 from robusteye.report.page import (
     Section,
@@ -34,7 +34,14 @@ FIGURES_DIR = "figures"
 HOW = {
     "summary": "mean ± std across folds and seeds (population std, 0 for one fold). Each "
     "variant has a clean row and one row per attack at its strongest point (largest ε, or "
-    "lowest target SNR). Higher is better in every column.",
+    "lowest target SNR), and, when the spec scores natural corruptions, one row averaging "
+    "every corruption and severity. Higher is better in every column.",
+    "robustness": "the three kinds of robustness side by side, mean ± std across folds: clean "
+    "accuracy, accuracy at each attack's strongest point, and the mean accuracy over every "
+    "natural corruption (rotation, light, blur, noise, JPEG, occlusion, glare, ...) at every "
+    "severity (mCA), with its drop relative to clean. In the SNR figure, lines are attacks "
+    "and grey markers are corruptions: a marker above a line at the same SNR means the model "
+    "copes better with that natural change than with an attack of the same energy.",
     "roc": "micro-averaged one-vs-rest ROC curves, the mean across folds with a ±1 std band; "
     "the legend gives the AUC as mean ± std. Dashed: the model's standard variant, for "
     "reference. Curves nearer the top-left corner separate the classes better.",
@@ -57,7 +64,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "x"
 
 
-def _figures(run: RunData, vs: Variants, folder: Path) -> dict[str, list[FigureFile]]:
+def _figures(
+    run: RunData, vs: Variants, summaries: list[VariantSummary], folder: Path
+) -> dict[str, list[FigureFile]]:
     """Every figure, keyed by report section."""
     attacks = curves.attack_names(vs)
     out: dict[str, list[FigureFile]] = {
@@ -67,11 +76,17 @@ def _figures(run: RunData, vs: Variants, folder: Path) -> dict[str, list[FigureF
         "examples": [],
         "transfer": [],
         "confusion": [grids.confusion_matrices(vs, folder / "confusion.png")],
+        "natural": [],
     }
     for attack in attacks:
         out["roc"].append(curves.roc_attack(vs, attack, folder / f"roc_{_slug(attack)}.png"))
         path = folder / f"accuracy_vs_snr_{_slug(attack)}.png"
         out["snr"].append(curves.accuracy_vs_snr(vs, attack, path))
+    if natural.has_corruptions(summaries):
+        out["natural"] = [
+            natural.accuracy_vs_severity(vs, summaries, folder / "corruption_severity.png"),
+            natural.natural_vs_adversarial(vs, summaries, folder / "corruption_vs_attacks.png"),
+        ]
     for attack in grids.example_attacks(run.examples or {}):
         path = folder / f"examples_{_slug(attack)}.png"
         out["examples"].append(grids.example_grid(run.examples or {}, attack, path))
@@ -141,6 +156,14 @@ def _sections(
             HOW["summary"] + note,
             summary_table(summaries, colors) + point_tables(summaries, colors),
         ),
+        Section(
+            "robustness",
+            "Clean, adversarial and natural robustness",
+            HOW["robustness"],
+            natural.robustness_table(summaries, colors) + figs("natural")
+            if natural.has_corruptions(summaries)
+            else "",
+        ),
         Section("roc", "ROC curves", HOW["roc"], figs("roc")),
         Section("learning", "Learning curves", HOW["learning"], figs("learning")),
         Section("snr", "Accuracy against SNR", HOW["snr"] + note, figs("snr")),
@@ -165,7 +188,7 @@ def write_report(
     summaries = summarize(list(run.cells))
     vs = Variants.from_groups(group_cells(run.cells))
     with house_style():
-        figures = _figures(run, vs, folder)
+        figures = _figures(run, vs, summaries, folder)
     by_variant = {s.variant: s for s in summaries}
     cards: dict[str, str] = {}
     for cell in run.cells:

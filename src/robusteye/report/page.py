@@ -52,7 +52,7 @@ def _cell(stat: Stat) -> str:
     return f"<td>{escape(stat.format(3))}</td>"
 
 
-def _name_cell(summary: VariantSummary, colors: dict[str, str]) -> str:
+def name_cell(summary: VariantSummary, colors: dict[str, str]) -> str:
     color = colors.get(summary.variant, "#999")
     return (
         f'<td class="name"><span class="swatch" style="background:{color}"></span>'
@@ -70,8 +70,12 @@ def summary_table(summaries: Sequence[VariantSummary], colors: dict[str, str]) -
             point = attack.strongest()
             if point is not None:
                 conditions.append((f"{attack.attack.upper()} {point.title()}", point.metrics))
+        if s.corruptions is not None:
+            c = s.corruptions
+            n = len(c.per_corruption) * len(c.severities)
+            conditions.append((f"corruptions (mean of {n})", c.mean))
         for i, (condition, metrics) in enumerate(conditions):
-            name = _name_cell(s, colors) if i == 0 else '<td class="name"></td>'
+            name = name_cell(s, colors) if i == 0 else '<td class="name"></td>'
             folds = f"<td>{s.n_folds}</td>" if i == 0 else "<td></td>"
             cells = "".join(_cell(metrics[k]) for k, _ in HEADLINE_METRICS)
             rows.append(f'<tr>{name}{folds}<td class="name">{escape(condition)}</td>{cells}</tr>')
@@ -98,7 +102,7 @@ def point_tables(summaries: Sequence[VariantSummary], colors: dict[str, str]) ->
                 continue
             header = header or "".join(_point_header(p) for p in attack.points)
             cells = "".join(_cell(p.metrics["accuracy"]) for p in attack.points)
-            rows.append(f"<tr>{_name_cell(s, colors)}{_cell(s.clean['accuracy'])}{cells}</tr>")
+            rows.append(f"<tr>{name_cell(s, colors)}{_cell(s.clean['accuracy'])}{cells}</tr>")
         parts.append(
             f"<h3>{escape(name.upper())}: accuracy at every point</h3>"
             f'<table><tr><th class="name">variant</th><th>clean</th>{header}</tr>'

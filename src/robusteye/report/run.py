@@ -82,19 +82,19 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     transfers = tuple(r for r in rows if r.get("kind") == "transfer")
     return RunData(
         path=path,
-        spec=_read_yaml(path / "spec.yaml"),
-        splits=_read_json(path / "splits.json"),
+        spec=read_yaml(path / "spec.yaml"),
+        splits=read_json(path / "splits.json"),
         cells=cells,
         transfers=transfers,
         examples=_read_examples(path / "examples.npz"),
     )
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
     return _read_mapping(path, yaml.safe_load, yaml.YAMLError)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     return _read_mapping(path, json.loads, json.JSONDecodeError)
 
 

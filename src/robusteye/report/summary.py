@@ -130,6 +130,42 @@ class AttackSummary:
 
 
 @dataclass(frozen=True)
+class CorruptionSummary:
+    """The corruption benchmark of a variant across folds.
+
+    `mean` holds, per headline metric, the stat across folds of each fold's mean over every
+    corruption and severity (for accuracy: the mCA); `per_corruption[name][i]` and
+    `snr_db[name][i]` are the accuracy and batch SNR at `severities[i]`.
+    """
+
+    severities: tuple[int, ...]
+    clean: dict[str, Stat]
+    mean: dict[str, Stat]
+    relative_drop: Stat
+    per_corruption: dict[str, tuple[Stat, ...]]
+    snr_db: dict[str, tuple[Stat, ...]]
+
+    def worst(self) -> tuple[str, Stat] | None:
+        """The corruption with the lowest accuracy averaged over severities."""
+        means = {name: stat(s.mean for s in stats) for name, stats in self.per_corruption.items()}
+        usable = {k: v for k, v in means.items() if v.mean is not None}
+        if not usable:
+            return None
+        name = min(usable, key=lambda k: usable[k].mean or 0.0)
+        return name, usable[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severities": list(self.severities),
+            "clean": {k: v.to_dict() for k, v in self.clean.items()},
+            "mean": {k: v.to_dict() for k, v in self.mean.items()},
+            "relative_drop": self.relative_drop.to_dict(),
+            "per_corruption": {k: [s.to_dict() for s in v] for k, v in self.per_corruption.items()},
+            "snr_db": {k: [s.to_dict() for s in v] for k, v in self.snr_db.items()},
+        }
+
+
+@dataclass(frozen=True)
 class VariantSummary:
     """One variant (model + options + regime) across its folds and seeds."""
 
@@ -142,8 +178,10 @@ class VariantSummary:
     n_cells: int
     clean: dict[str, Stat]
     attacks: tuple[AttackSummary, ...]
+    corruptions: CorruptionSummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.corruptions is None else {"corruptions": self.corruptions.to_dict()}
         return {
             "variant": self.variant,
             "label": self.label,
@@ -154,6 +192,7 @@ class VariantSummary:
             "n_cells": self.n_cells,
             "clean": {k: v.to_dict() for k, v in self.clean.items()},
             "attacks": [a.to_dict() for a in self.attacks],
+            **extra,
         }
 
 
@@ -192,6 +231,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[VariantSummary]:
                 n_cells=len(cells),
                 clean=_metric_stats([c.get("clean") for c in cells]),
                 attacks=_attack_summaries(cells),
+                corruptions=_corruption_summary(cells),
             )
         )
     return out
@@ -235,4 +275,41 @@ def _point_summary(index: int, points: Sequence[dict[str, Any]]) -> PointSummary
         snr_db=stat(p.get("snr_db") for p in points),
         mean_snr_db=stat(p.get("mean_snr_db") for p in points),
         metrics=_metric_stats([p.get("metrics") for p in points]),
+    )
+
+
+def _corruption_summary(cells: Sequence[dict[str, Any]]) -> CorruptionSummary | None:
+    results = [c["corruptions"] for c in cells if isinstance(c.get("corruptions"), dict)]
+    if not results:
+        return None
+    severities = tuple(int(s) for s in results[0].get("severities") or ())
+    names = list(dict.fromkeys(n for r in results for n in r.get("corruptions") or ()))
+
+    def fold_mean(result: dict[str, Any], key: str) -> float | None:
+        values = [
+            (p.get("metrics") or {}).get(key)
+            for p in result.get("points") or []
+            if (p.get("severity") or 0) >= 1
+        ]
+        return stat(values).mean
+
+    def at(result: dict[str, Any], name: str, severity: int, key: str) -> Any:
+        for p in result.get("points") or []:
+            if p.get("corruption") == name and p.get("severity") == severity:
+                return (p.get("metrics") or {}).get("accuracy") if key == "accuracy" else p.get(key)
+        return None
+
+    return CorruptionSummary(
+        severities=severities,
+        clean=_metric_stats([r.get("clean") for r in results]),
+        mean={k: stat(fold_mean(r, k) for r in results) for k in CLEAN_METRICS},
+        relative_drop=stat(r.get("relative_drop") for r in results),
+        per_corruption={
+            n: tuple(stat(at(r, n, s, "accuracy") for r in results) for s in severities)
+            for n in names
+        },
+        snr_db={
+            n: tuple(stat(at(r, n, s, "snr_db") for r in results) for s in severities)
+            for n in names
+        },
     )

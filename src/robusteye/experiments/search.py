@@ -1,0 +1,356 @@
+"""Model-selection specs: a search space over models, model options, training settings and
+regime parameters, an objective, and the strategy (full grid or random search with a budget,
+either with successive halving of hopeless trials).
+
+Space keys:
+
+- `model`: model names, or `{name, options, key}` entries (options only that model takes);
+- `model.<option>`: an architecture option for every model (depth, width, dropout, beta...);
+- `regime.<field>`: a regime field (kind, fraction, eps_max, perturbation, percent...);
+- any training setting: lr, momentum, batch_size, weight_decay, epochs, schedule, ...
+
+A value is a list (the axis' choices) or, for random search only, a distribution:
+`{uniform: [a, b]}`, `{log_uniform: [a, b]}` or `{int_uniform: [a, b]}` (both ends included).
+Every trial is built and checked when the spec is read, so a bad point fails before any
+training.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from robusteye.errors import UsageError
+from robusteye.experiments.spec import AttackEval, ModelEntry, _Strict, parse_spec
+from robusteye.experiments.trainspec import _OWNED, TrainEvaluation, TrainSpec
+from robusteye.train.config import RegimeConfig, TrainConfig
+
+DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
+_TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name not in (*_OWNED, "regime"))
+_REGIME_KEYS = tuple(f.name for f in fields(RegimeConfig))
+
+
+class Objective(_Strict):
+    """What selection maximises, as a mean over the folds.
+
+    `clean`: accuracy on the fold's validation persons; `robust`: accuracy under `attack` at
+    one `eps` or `snr`; `weighted`: (1 - weight) * clean + weight * robust.
+    """
+
+    metric: Literal["clean", "robust", "weighted"] = "clean"
+    attack: Literal["fgsm", "noise", "pgd"] | None = None
+    eps: float | None = Field(default=None, ge=0.0, le=1.0)
+    snr: float | None = None
+    steps: int | None = Field(default=None, ge=1)
+    weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    #: at most this many validation images are attacked per fold
+    limit: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _attack(self) -> Objective:
+        if self.metric != "clean" and self.attack is None:
+            raise ValueError(f"the {self.metric} objective needs an attack (fgsm, noise or pgd)")
+        if self.attack is not None:
+            self.attack_eval()  # one eps or snr, checked like an evaluation attack
+        elif self.eps is not None or self.snr is not None or self.steps is not None:
+            raise ValueError("eps, snr and steps belong to an attack; name one")
+        return self
+
+    def attack_eval(self) -> AttackEval | None:
+        if self.attack is None:
+            return None
+        try:
+            return AttackEval(
+                name=self.attack,
+                eps=None if self.eps is None else [self.eps],
+                snr=None if self.snr is None else [self.snr],
+                steps=self.steps,
+                limit=self.limit,
+            )
+        except ValidationError as err:
+            raise ValueError(err.errors()[0]["msg"].removeprefix("Value error, ")) from None
+
+    def describe(self) -> str:
+        if self.attack is None:
+            return "clean accuracy"
+        at = f"eps {self.eps:g}" if self.eps is not None else f"{self.snr:g} dB"
+        robust = f"{self.attack.upper()} accuracy at {at}"
+        if self.metric == "robust":
+            return robust
+        if self.metric == "weighted":
+            return f"{1 - self.weight:g} x clean + {self.weight:g} x {robust}"
+        return f"clean accuracy (also reported: {robust})"
+
+    def value(self, clean: float, robust: float | None) -> float:
+        if self.metric == "clean":
+            return clean
+        assert robust is not None
+        if self.metric == "robust":
+            return robust
+        return (1.0 - self.weight) * clean + self.weight * robust
+
+
+class Halving(_Strict):
+    """Successive halving: every trial trains `min_epochs`, the best 1/eta go on to eta times
+    as many epochs, and so on; the last rung is the full `train.epochs`. A rung is kept only
+    while eta times it still fits in the budget (5, 15, 50 for eta 3 and 50 epochs, not 45)."""
+
+    eta: int = Field(default=3, ge=2)
+    min_epochs: int = Field(default=1, ge=1)
+
+    def rungs(self, epochs: int) -> list[int]:
+        out, e = [], self.min_epochs
+        while e * self.eta <= epochs:
+            out.append(e)
+            e *= self.eta
+        return [*out, epochs]
+
+
+class Search(_Strict):
+    strategy: Literal["grid", "random"] = "grid"
+    #: random search: how many trials to draw
+    trials: int | None = Field(default=None, ge=1)
+    #: random search: the seed of the draws
+    seed: int = 0
+    space: dict[str, Any] = Field(min_length=1)
+    halving: Halving | None = None
+
+    @field_validator("space")
+    @classmethod
+    def _keys(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, value in v.items():
+            _check_key(key)
+            if isinstance(value, list) and not value:
+                raise ValueError(f"{key}: the list of choices is empty")
+            if isinstance(value, dict):
+                _check_distribution(key, value)
+        return v
+
+    @model_validator(mode="after")
+    def _strategy(self) -> Search:
+        distributions = [k for k, v in self.space.items() if isinstance(v, dict)]
+        if self.strategy == "grid":
+            if distributions:
+                raise ValueError(
+                    f"{distributions[0]}: a grid takes lists; distributions need strategy random"
+                )
+            if self.trials is not None:
+                raise ValueError("trials is the budget of a random search; a grid runs them all")
+        elif self.trials is None:
+            raise ValueError("a random search needs a budget: trials")
+        if self.halving is not None and "epochs" in self.space:
+            raise ValueError("successive halving sets the epochs; do not search them as well")
+        return self
+
+
+class SelectEvaluation(TrainEvaluation):
+    """Extra attacks on the hold-out persons for the retrained winner."""
+
+
+class SelectSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    data: str = "synthetic"
+    #: persons held out first, never seen during the search, scored once with the winner
+    holdout: float = Field(default=0.1, gt=0.0, lt=1.0)
+    folds: int = Field(default=5, ge=2, le=100)
+    split_seed: int = 0
+    #: the training seed of every trial (and of the winner's retrain)
+    seed: int = 0
+    model: ModelEntry = Field(default_factory=lambda: ModelEntry(name="wrn_16_1"))
+    train: dict[str, Any] = Field(default_factory=dict)
+    search: Search
+    objective: Objective = Field(default_factory=Objective)
+    evaluation: SelectEvaluation = Field(default_factory=SelectEvaluation)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _name(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("train")
+    @classmethod
+    def _train(cls, v: dict[str, Any]) -> dict[str, Any]:
+        owned = sorted(set(v) & set(_OWNED))
+        if owned:
+            raise ValueError(f"{', '.join(owned)} cannot be set here (seed is the spec's own)")
+        try:
+            TrainConfig.from_dict(v)
+        except (UsageError, TypeError) as err:
+            raise ValueError(str(err)) from None
+        return v
+
+    _trials: list[Trial] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _build_trials(self) -> SelectSpec:
+        # every trial must be a valid model and training configuration; built once
+        points = _grid(self.search.space) if self.search.strategy == "grid" else self._draws()
+        self._trials = [self._trial(i, p) for i, p in enumerate(points)]
+        return self
+
+    def trials(self) -> list[Trial]:
+        """Every trial of the search, in a stable order (ids t000, t001, ...)."""
+        return list(self._trials)
+
+    def rungs(self, trial: Trial) -> list[int]:
+        epochs = trial.train_spec.train_config().epochs
+        return [epochs] if self.search.halving is None else self.search.halving.rungs(epochs)
+
+    def _draws(self) -> list[dict[str, Any]]:
+        budget = self.search.trials or 0
+        space = self.search.space
+        finite = all(not isinstance(v, dict) for v in space.values())
+        size = math.prod(len(v) if isinstance(v, list) else 1 for v in space.values())
+        if finite and budget > size:
+            raise ValueError(
+                f"search.trials: {budget} trials asked, but the space has only {size} points; "
+                "use strategy grid"
+            )
+        rng = np.random.default_rng(self.search.seed)
+        out: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while len(out) < budget:
+            for _ in range(1000):
+                point = {k: _draw(v, rng) for k, v in space.items()}
+                key = repr(sorted((k, repr(v)) for k, v in point.items()))
+                if key not in seen:
+                    break
+            else:
+                raise ValueError("search.space: could not draw distinct trials; widen the space")
+            seen.add(key)
+            out.append(point)
+        return out
+
+    def _trial(self, index: int, params: dict[str, Any]) -> Trial:
+        model = self.model
+        options: dict[str, Any] = {}
+        train = {k: v for k, v in self.train.items() if k != "regime"}
+        regime = dict(self.train.get("regime") or {})
+        for key, value in params.items():
+            if key == "model":
+                model = ModelEntry.model_validate(
+                    {"name": value} if isinstance(value, str) else value
+                )
+            elif key.startswith("model."):
+                options[key.removeprefix("model.")] = value
+            elif key.startswith("regime."):
+                regime[key.removeprefix("regime.")] = value
+            else:
+                train[key] = value
+        tid = f"t{index:03d}"
+        shown = {k: _show(v) for k, v in params.items()}
+        try:
+            entry = ModelEntry(name=model.name, options={**model.options, **options})
+            spec = TrainSpec(
+                name=f"{self.name}.{tid}",
+                data=self.data,
+                holdout=self.holdout,
+                split_seed=self.split_seed,
+                seed=self.seed,
+                model=entry,
+                train={**train, "regime": regime} if regime else train,
+                evaluation=TrainEvaluation(
+                    attacks=[a for a in (self.objective.attack_eval(),) if a is not None]
+                    + list(self.evaluation.attacks),
+                    limit=self.evaluation.limit,
+                ),
+            )
+        except ValueError as err:
+            where = ", ".join(f"{k}={v}" for k, v in shown.items())
+            message = err.errors()[0]["msg"] if isinstance(err, ValidationError) else str(err)
+            raise ValueError(
+                f"trial {tid} ({where}): {message.removeprefix('Value error, ')}"
+            ) from None
+        return Trial(tid, index, shown, spec)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One point of the search: its id, its parameters (as shown) and its training spec."""
+
+    id: str
+    index: int
+    params: dict[str, Any]
+    train_spec: TrainSpec
+
+
+def load_select_spec(
+    source: str | os.PathLike[str] | dict[str, Any], *, data: str | None = None
+) -> SelectSpec:
+    """Read and validate a model-selection spec; `data` overrides its data source."""
+    return parse_spec(SelectSpec, source, data=data)
+
+
+def _check_key(key: str) -> None:
+    if key == "model" or key.startswith("model."):
+        return
+    if key.startswith("regime."):
+        name = key.removeprefix("regime.")
+        if name not in _REGIME_KEYS:
+            raise ValueError(f"{key}: not a regime field (known: {', '.join(_REGIME_KEYS)})")
+        return
+    if key not in _TRAIN_KEYS:
+        raise ValueError(
+            f"{key}: not a searchable setting (model, model.<option>, regime.<field>, "
+            f"or one of {', '.join(_TRAIN_KEYS)})"
+        )
+
+
+def _check_distribution(key: str, value: dict[str, Any]) -> None:
+    if len(value) != 1 or next(iter(value)) not in DISTRIBUTIONS:
+        raise ValueError(f"{key}: a distribution is one of {', '.join(DISTRIBUTIONS)}: [low, high]")
+    kind, bounds = next(iter(value.items()))
+    ok = (
+        isinstance(bounds, list)
+        and len(bounds) == 2
+        and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+        and all(math.isfinite(b) for b in bounds)
+        and bounds[0] <= bounds[1]
+    )
+    if not ok:
+        raise ValueError(f"{key}: {kind} needs [low, high] with finite low <= high")
+    if kind == "log_uniform" and bounds[0] <= 0:
+        raise ValueError(f"{key}: log_uniform needs low > 0")
+    if kind == "int_uniform" and not all(float(b).is_integer() for b in bounds):
+        raise ValueError(f"{key}: int_uniform needs integer bounds")
+
+
+def _grid(space: dict[str, Any]) -> list[dict[str, Any]]:
+    axes = [(k, v if isinstance(v, list) else [v]) for k, v in space.items()]
+    return [dict(zip([k for k, _ in axes], values, strict=True))
+            for values in itertools.product(*(v for _, v in axes))]  # fmt: skip
+
+
+def _draw(value: Any, rng: np.random.Generator) -> Any:
+    if isinstance(value, list):
+        return value[int(rng.integers(len(value)))]
+    if not isinstance(value, dict):
+        return value
+    kind, (low, high) = next(iter(value.items()))
+    if kind == "uniform":
+        return float(_round(rng.uniform(low, high)))
+    if kind == "log_uniform":
+        return float(_round(math.exp(rng.uniform(math.log(low), math.log(high)))))
+    return int(rng.integers(int(low), int(high) + 1))
+
+
+def _round(x: float) -> float:
+    """Four significant digits: readable trial parameters that survive YAML exactly."""
+    return float(f"{x:.4g}")
+
+
+def _show(value: Any) -> Any:
+    """A model entry by its key or name; anything else as it is."""
+    if isinstance(value, dict) and "name" in value:
+        return value.get("key") or value["name"]
+    return value
