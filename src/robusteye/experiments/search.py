@@ -26,9 +26,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from robusteye.errors import UsageError
 from robusteye.experiments.spec import AttackEval, ModelEntry, _Strict, parse_spec
-from robusteye.experiments.trainspec import _OWNED, TrainEvaluation, TrainSpec
+from robusteye.experiments.trainspec import (
+    _OWNED,
+    TrainEvaluation,
+    TrainSpec,
+    check_train,
+    model_entry,
+)
 from robusteye.train.config import RegimeConfig, TrainConfig
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
@@ -172,19 +177,12 @@ class SelectSpec(_Strict):
     @field_validator("model", mode="before")
     @classmethod
     def _name(cls, v: Any) -> Any:
-        return {"name": v} if isinstance(v, str) else v
+        return model_entry(v)
 
     @field_validator("train")
     @classmethod
     def _train(cls, v: dict[str, Any]) -> dict[str, Any]:
-        owned = sorted(set(v) & set(_OWNED))
-        if owned:
-            raise ValueError(f"{', '.join(owned)} cannot be set here (seed is the spec's own)")
-        try:
-            TrainConfig.from_dict(v)
-        except (UsageError, TypeError) as err:
-            raise ValueError(str(err)) from None
-        return v
+        return check_train(v, " (seed is the spec's own)")
 
     _trials: list[Trial] = PrivateAttr(default_factory=list)
 

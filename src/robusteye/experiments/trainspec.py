@@ -57,19 +57,12 @@ class TrainSpec(_Strict):
     @field_validator("model", mode="before")
     @classmethod
     def _name(cls, v: Any) -> Any:
-        return {"name": v} if isinstance(v, str) else v
+        return model_entry(v)
 
     @field_validator("train")
     @classmethod
     def _train(cls, v: dict[str, Any]) -> dict[str, Any]:
-        owned = sorted(set(v) & set(_OWNED))
-        if owned:
-            raise ValueError(f"{', '.join(owned)} cannot be set here")
-        try:
-            TrainConfig.from_dict(v)
-        except (UsageError, TypeError) as err:
-            raise ValueError(str(err)) from None
-        return v
+        return check_train(v)
 
     def train_config(self, device: str = "cpu") -> TrainConfig:
         return TrainConfig.from_dict(
@@ -82,6 +75,23 @@ class TrainSpec(_Strict):
     def to_yaml(self, header: str = "") -> str:
         lines = "".join(f"# {line}\n" for line in header.splitlines())
         return lines + yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def model_entry(v: Any) -> Any:
+    """A bare model name as a `ModelEntry` mapping (for `mode="before"` validators)."""
+    return {"name": v} if isinstance(v, str) else v
+
+
+def check_train(v: dict[str, Any], hint: str = "") -> dict[str, Any]:
+    """A spec's `train` mapping: TrainConfig fields (regime included), none of `_OWNED`."""
+    owned = sorted(set(v) & set(_OWNED))
+    if owned:
+        raise ValueError(f"{', '.join(owned)} cannot be set here{hint}")
+    try:
+        TrainConfig.from_dict(v)
+    except (UsageError, TypeError) as err:
+        raise ValueError(str(err)) from None
+    return v
 
 
 def load_train_spec(
