@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from robusteye.evaluate import (
 from robusteye.evaluate.classmap import CLASS_MAPS, ClassMap, align_to_model, class_map
 from robusteye.io import write_json
 from robusteye.models import EyeModel, load_model
+from robusteye.readers import read_json
 
 _limit = click.option(
     "--limit",
@@ -265,10 +265,11 @@ def _existing(checkpoint: str) -> str:
 def _only_persons(ds: EyeDataset, spec: str) -> EyeDataset:
     path, _, key = spec.partition(":")
     key = key or "test"
-    try:
-        persons = set(json.loads(Path(path).read_text())[key])
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
-        raise UsageError(f"--split {spec}: cannot read person list {key!r} ({err})") from None
+    doc = read_json(path, error=UsageError)
+    listed = doc.get(key) if isinstance(doc, dict) else None
+    if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
+        raise UsageError(f"--split {spec}: no person list {key!r} (a list of person ids)")
+    persons = set(listed)
     rows = [i for i, p in enumerate(ds.persons) if p in persons]
     if not rows:
         raise UsageError(f"--split {spec}: none of its {len(persons)} persons are in the data")

@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 
 from robusteye.errors import CheckpointError
 from robusteye.io import atomic_path, save_tensors
+from robusteye.readers import read_json
 
 STATE_TENSORS = "training_state.safetensors"
 STATE_JSON = "training_state.json"
@@ -62,9 +63,11 @@ def load_state(
     """
     try:
         tensors = load_file(str(folder / STATE_TENSORS))
-        doc = json.loads((folder / STATE_JSON).read_text())
-    except (OSError, SafetensorError, json.JSONDecodeError, ValueError) as err:
+    except (OSError, SafetensorError, ValueError) as err:
         raise CheckpointError(f"cannot resume from {folder}: {err}") from None
+    doc = read_json(folder / STATE_JSON, error=CheckpointError)
+    if not isinstance(doc, dict) or not isinstance(doc.get("info"), dict):
+        raise CheckpointError(f"cannot resume from {folder}: {STATE_JSON} is not a training state")
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith("optimizer."):
