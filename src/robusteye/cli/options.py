@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from robusteye.data import EyeDataset, load_dataset
+from robusteye.devices import parse_device, resolve_device
 from robusteye.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -69,6 +70,16 @@ def _pair(item: str) -> tuple[str, str]:
     return key, value
 
 
+def device_option(*, check: bool = True, help: str = "cpu, cuda, cuda:1, mps") -> Callable[[F], F]:
+    """`--device`: its spelling is checked at once, and with `check` that the device exists
+    here too (the run options leave that to where the work runs: a Ray worker's GPU)."""
+
+    def convert(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        return str(resolve_device(value) if check else parse_device(value))
+
+    return click.option("--device", default="cpu", show_default=True, callback=convert, help=help)
+
+
 def run_options(unit: str) -> Callable[[F], F]:
     """Options of the verbs that run a spec's tasks on a backend (`unit`: cell or trial):
     --data, --backend, --workers, --ray-address, --cpus-per-UNIT, --gpus-per-UNIT, --device,
@@ -108,9 +119,7 @@ def run_options(unit: str) -> Callable[[F], F]:
                 show_default=True,
                 help=f"ray: GPUs reserved by each {unit}.",
             ),
-            click.option(
-                "--device", default="cpu", show_default=True, help=f"Torch device of each {unit}."
-            ),
+            device_option(check=False, help=f"Torch device of each {unit}."),
             click.option(
                 "--report/--no-report",
                 default=True,

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from robusteye.cli.options import data_options, open_source
+from robusteye.cli.options import data_options, device_option, open_source
 from robusteye.cli.table import parse_floats
 from robusteye.corruptions import parse_corruptions
 from robusteye.errors import UsageError
@@ -129,7 +129,7 @@ from robusteye.train.run import TrainJob, run_job
 @click.option(
     "--tensorboard", is_flag=True, help="Also log curves to OUT/tensorboard (needs tensorboard)."
 )
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@device_option()
 @click.option("--resume", is_flag=True, help="Continue from OUT/last if it exists.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @data_options

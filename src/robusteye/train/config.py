@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from robusteye.corruptions import MAX_SEVERITY, parse_corruptions
+from robusteye.devices import parse_device
 from robusteye.errors import UsageError
 
 REGIMES = ("standard", "augment", "adversarial")
@@ -157,6 +158,7 @@ class TrainConfig:
             _finite(self.val_fraction) and 0 <= self.val_fraction < 1,
             f"validation fraction must lie in [0, 1), got {self.val_fraction}",
         )
+        parse_device(self.device)  # the spelling; whether it exists is checked where it runs
         if isinstance(self.regime, dict):
             object.__setattr__(self, "regime", RegimeConfig(**self.regime))
         self._check_corruptions()
