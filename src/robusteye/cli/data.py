@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from robusteye.cli.options import data_options, open_source
 from robusteye.data.info import dataset_info, format_info
+from robusteye.io import dumps_json
 
 
 @click.group()
@@ -52,7 +52,7 @@ def info(source: str, as_json: bool, show_persons: bool, **folder: Any) -> None:
     """Counts per class and per person, and pixel statistics of SOURCE."""
     summary = dataset_info(open_source(source, **folder))
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(dumps_json(summary, indent=2))
         return
     click.echo(format_info(summary))
     if show_persons:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from robusteye.errors import UsageError
+from robusteye.io import dumps_json
 from robusteye.models import create_model, inspect_model, list_models, load_model
 from robusteye.models.diagnostics import ModelReport
 
@@ -56,6 +56,6 @@ def inspect(
         )
     report = inspect_model(model, input_size=input_size, iters=iters, seed=seed)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(dumps_json(report.to_dict(), indent=2))
     else:
         click.echo(format_report(report, title))
