@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,17 +19,22 @@ from typing import Any, NoReturn
 import torch
 from safetensors import safe_open
 
-from robusteye.errors import CheckpointError, RobustEyeError, UsageError
-from robusteye.io import save_tensors
+from robusteye.devices import resolve_device
+from robusteye.errors import CheckpointError, UsageError
+from robusteye.io import save_tensors, staging_folder
 from robusteye.models.base import EyeModel
 from robusteye.models.config import ModelConfig
 from robusteye.models.registry import build_model
+from robusteye.readers import parse_json, read_text
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 CARD_NAME = "README.md"  # a model card a report may add; replaced along with the weights
 FORMAT = "robusteye.checkpoint"
 FORMAT_VERSION = 1
+#: Largest model a checkpoint may describe (400 MB of float32; WRN-28-10 has 36.5 M).
+MAX_PARAMETERS = 100_000_000
+MAX_CONFIG_BYTES = 16 << 20
 
 _DTYPE_CODES = {
     torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
@@ -84,11 +88,27 @@ def replace_folder(tmp: Path, dest: Path) -> None:
         raise UsageError(
             f"{dest} exists and is not a robusteye checkpoint; refusing to overwrite it"
         )
-    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-    old.rmdir()
+    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
     os.replace(dest, old)
     os.replace(tmp, dest)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def write_checkpoint(
+    model: EyeModel,
+    folder: Path,
+    *,
+    classes: Sequence[str] | None = None,
+    training: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+) -> None:
+    """Write the weights and `config.json` of `model` into the existing folder `folder`."""
+    config = model.config if classes is None else model.config.with_classes(tuple(classes))
+    text = _config_document(config, training, metrics)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    save_tensors(tensors, folder / WEIGHTS_NAME, metadata={"format": "pt"})
+    (folder / CONFIG_NAME).write_text(text, encoding="utf-8")
 
 
 def save_model(
@@ -106,19 +126,9 @@ def save_model(
     next to `path` and moved into place, so a crash never leaves a half checkpoint.
     """
     dest = Path(path)
-    config = model.config if classes is None else model.config.with_classes(tuple(classes))
-    text = _config_document(config, training, metrics)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-    try:
-        save_tensors(tensors, tmp / WEIGHTS_NAME, metadata={"format": "pt"})
-        (tmp / CONFIG_NAME).write_text(text, encoding="utf-8")
+    with staging_folder(dest.parent, dest.name) as tmp:
+        write_checkpoint(model, tmp, classes=classes, training=training, metrics=metrics)
         replace_folder(tmp, dest)
-    except OSError as err:
-        raise RobustEyeError(f"cannot write {dest}: {err.strerror or err}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 
@@ -132,10 +142,11 @@ def read_checkpoint_config(path: str | os.PathLike[str]) -> CheckpointConfig:
     cfg_file = folder / CONFIG_NAME
     if not cfg_file.is_file():
         _fail(path, f"missing {CONFIG_NAME} (not a robusteye checkpoint)")
-    try:
-        doc = json.loads(cfg_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        _fail(path, f"{CONFIG_NAME} is not valid JSON ({err})")
+    doc = parse_json(
+        read_text(cfg_file, limit=MAX_CONFIG_BYTES, error=CheckpointError),
+        f"checkpoint {path}: {CONFIG_NAME} is not valid JSON",
+        error=CheckpointError,
+    )
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         _fail(path, f"{CONFIG_NAME} is not a robusteye checkpoint config (no format {FORMAT!r})")
     version = doc.get("format_version")
@@ -212,13 +223,23 @@ def load_model(
     layout gives bit-identical logits to a model built and saved in NCHW).
     """
     info = read_checkpoint_config(path)
+    # The config sets the model's size, and it comes from a stranger: build it on the meta
+    # device first (no memory), bound its size and check the weights' header against it;
+    # only then build it for real.
     try:
+        with torch.device("meta"):
+            shape = build_model(info.model)
+        model_size = sum(p.numel() for p in shape.parameters())
+        if model_size > MAX_PARAMETERS:
+            _fail(
+                path, f"the config describes {model_size:,} parameters (at most {MAX_PARAMETERS:,})"
+            )
+        tensors = _read_tensors(path, shape.state_dict())
         model = build_model(info.model)
     except UsageError as err:
         _fail(path, str(err))
-    tensors = _read_tensors(path, model.state_dict())
     model.load_state_dict(tensors, strict=True)
-    model = model.to(map_location)
+    model = model.to(resolve_device(map_location))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return model.eval()

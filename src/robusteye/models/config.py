@@ -32,6 +32,18 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 CONVEX_MODES = ("simplex", "sigmoid")
+#: Upper bounds of the size fields. A checkpoint's config.json comes from strangers and sets
+#: the size of the model built before its weights are read, so every size is bounded: the
+#: largest model these allow (WRN-100-32 is refused by MAX_PARAMETERS, see checkpoint.py)
+#: is far beyond anything a 32 x 32 eye crop needs (WRN-28-10 has 36.5 M parameters).
+MAX_SIZE = {"depth": 100, "width": 32, "hidden": 16384, "passes": 64}
+MAX_CLASSES = 1000
+MAX_IN_CHANNELS = 4
+MAX_NAME = 200  # characters of a model or class name
+#: Normalisation bounds: images are in [0, 1], so a mean outside [-10, 10] or a std outside
+#: [1e-3, 10] is a broken config (mean 3e38 / std 1e-30 made every logit infinite).
+MEAN_RANGE = (-10.0, 10.0)
+STD_RANGE = (1e-3, 10.0)
 _CONFIG_FIELDS = ("name", "arch", "num_classes", "classes", "in_channels", "mean", "std", "params")
 
 
@@ -53,6 +65,8 @@ def _is_real(value: Any) -> bool:
 def _check_param(arch: str, key: str, value: Any) -> None:
     """Raise `UsageError` when `value` is outside what parameter `key` allows."""
     where = f"model '{arch}': parameter '{key}'"
+    if key in MAX_SIZE and _is_int(value) and value > MAX_SIZE[key]:
+        raise UsageError(f"{where} must be at most {MAX_SIZE[key]}, got {value!r}")
     if key == "depth":
         if not _is_int(value) or value < 10 or (value - 4) % 6:
             raise UsageError(
@@ -100,8 +114,12 @@ class ModelConfig:
             raise UsageError(
                 f"unknown architecture {self.arch!r} (known: {', '.join(sorted(ARCH_DEFAULTS))})"
             )
-        if not _is_int(self.num_classes) or self.num_classes < 2:
-            raise UsageError(f"num_classes must be an int >= 2, got {self.num_classes!r}")
+        if not _is_int(self.num_classes) or not 2 <= self.num_classes <= MAX_CLASSES:
+            raise UsageError(
+                f"num_classes must be an int in 2..{MAX_CLASSES}, got {self.num_classes!r}"
+            )
+        if not isinstance(self.name, str) or len(self.name) > MAX_NAME:
+            raise UsageError(f"name must be a string of at most {MAX_NAME} characters")
         classes = tuple(self.classes) if self.classes else default_classes(self.num_classes)
         if len(classes) != self.num_classes or not all(isinstance(c, str) for c in classes):
             raise UsageError(
@@ -109,12 +127,20 @@ class ModelConfig:
             )
         if len(set(classes)) != len(classes):
             raise UsageError(f"class names repeat: {list(classes)}")
-        if not _is_int(self.in_channels) or self.in_channels < 1:
-            raise UsageError(f"in_channels must be an int >= 1, got {self.in_channels!r}")
-        if not _is_real(self.mean):
-            raise UsageError(f"mean must be a finite number, got {self.mean!r}")
+        if any(len(c) > MAX_NAME for c in classes):
+            raise UsageError(f"class names must be at most {MAX_NAME} characters")
+        if not _is_int(self.in_channels) or not 1 <= self.in_channels <= MAX_IN_CHANNELS:
+            raise UsageError(
+                f"in_channels must be an int in 1..{MAX_IN_CHANNELS}, got {self.in_channels!r}"
+            )
+        lo, hi = MEAN_RANGE
+        if not _is_real(self.mean) or not lo <= self.mean <= hi:
+            raise UsageError(f"mean must be a finite number in [{lo:g}, {hi:g}], got {self.mean!r}")
+        lo, hi = STD_RANGE
         if not _is_real(self.std) or self.std <= 0:
             raise UsageError(f"std must be a finite number > 0, got {self.std!r}")
+        if not lo <= self.std <= hi:
+            raise UsageError(f"std must lie in [{lo:g}, {hi:g}], got {self.std!r}")
         defaults = ARCH_DEFAULTS[self.arch]
         unknown = sorted(set(self.params) - set(defaults))
         if unknown:
