@@ -6,7 +6,6 @@ in batches. The exit code is 1 when any file failed, so scripts notice.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +13,11 @@ import click
 import numpy as np
 import torch
 
+from robusteye.cli.options import device_option
 from robusteye.data.imageio import IMAGE_SUFFIXES, read_image
 from robusteye.errors import DataError, RobustEyeError, UsageError
 from robusteye.evaluate import predict_logits
+from robusteye.io import dumps_json
 from robusteye.models import load_model
 
 
@@ -89,7 +90,7 @@ def predict_files(
 @click.argument("targets", metavar="IMAGE_OR_DIR...", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+@device_option()
 def predict(
     checkpoint: str, targets: tuple[str, ...], as_json: bool, batch_size: int, device: str
 ) -> None:
@@ -104,7 +105,7 @@ def predict(
             "predictions": [vars(r) for r in results],
             "failed": [{"path": str(p), "error": reason} for p, reason in failed],
         }
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(dumps_json(doc, indent=2))
     else:
         for r in results:
             probs = "  ".join(f"{c} {v:.3f}" for c, v in r.probabilities.items())

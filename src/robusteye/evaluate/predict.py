@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from robusteye.attacks._core import model_device
+from robusteye.errors import RobustEyeError
 
 
 def predict_logits(model: nn.Module, x: Tensor, *, batch_size: int = 512) -> Tensor:
@@ -23,4 +24,11 @@ def predict_logits(model: nn.Module, x: Tensor, *, batch_size: int = 512) -> Ten
         model.train(was_training)
     if not parts:
         return torch.empty(0, 0)
-    return torch.cat(parts)
+    logits = torch.cat(parts)
+    bad = int((~torch.isfinite(logits)).any(1).sum())
+    if bad:  # every metric, probability and JSON document downstream would be NaN
+        raise RobustEyeError(
+            f"the model's outputs are not finite (NaN or Inf) on {bad} of {len(logits)} "
+            "images: its weights or normalisation overflow"
+        )
+    return logits

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from robusteye.errors import UsageError
 from robusteye.evaluate.metrics import Metrics, classification_metrics
 from robusteye.evaluate.predict import predict_logits
 from robusteye.evaluate.roc import roc_curve_micro
+from robusteye.io import dumps_json
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class RobustnessCurve:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return dumps_json(self.to_dict(), indent=2)
 
 
 def robustness_curve(

@@ -12,6 +12,7 @@ import torch
 from robusteye.attacks import run_attack, snr_db
 from robusteye.data import EyeDataset
 from robusteye.experiments.spec import ExperimentSpec
+from robusteye.folders import inside
 from robusteye.io import atomic_path
 from robusteye.models import load_model
 
@@ -33,7 +34,7 @@ def write_examples(
     if path.is_file() or not cells:
         return None
     row = next((r for r in cells if r["regime"]["kind"] == "standard"), cells[0])
-    model = load_model(out / row["checkpoint"], channels_last=True)
+    model = load_model(inside(out, row.get("checkpoint"), "checkpoint"), channels_last=True)
     pick = _one_per_class(data, eval_idx, spec.evaluation.examples)
     x, y = data.images[pick], data.labels[pick]
     arrays: dict[str, np.ndarray] = {

@@ -13,9 +13,9 @@ run skips every finished row; an unfinished cell resumes from its trainer state.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 
 from robusteye.data import EyeDataset, load_dataset, person_kfold, persons_of
 from robusteye.data.splits import holdout_split
-from robusteye.errors import RobustEyeError, UsageError
+from robusteye.devices import resolve_device
+from robusteye.errors import UsageError
 from robusteye.experiments.backends import Backend, make_backend
 from robusteye.experiments.cells import Cell, expand_cells
 from robusteye.experiments.examples import write_examples
@@ -41,8 +42,10 @@ from robusteye.experiments.tasks import (
     run_cell,
     run_transfer,
 )
-from robusteye.io import atomic_path, write_json
+from robusteye.folders import claimed
+from robusteye.io import atomic_path, staging_folder, write_json
 from robusteye.models.checkpoint import replace_folder
+from robusteye.readers import read_yaml
 
 SPEC_FILE = "spec.yaml"
 SPLITS_FILE = "splits.json"
@@ -84,62 +87,64 @@ def run_experiment(
     log: Callable[[str], None] = lambda _: None,
 ) -> RunResult:
     """Run (or resume) every cell of `spec` into the folder `out`."""
+    if backend != "ray":  # a Ray cluster's workers may have the GPU this driver lacks
+        resolve_device(device)
     start = time.perf_counter()
     out = Path(out)
     cells = expand_cells(spec)
     _check_sources(cells)
     data = load_dataset(spec.data)  # data and folds first: a bad source leaves no folder
     folds, splits = make_folds(data, spec)
-    claim_folder(out, spec.to_dict())
-    check_or_write(out / SPLITS_FILE, splits, "its person splits (did the data change?)")
-    store = ResultsStore(out / RESULTS_FILE)
-    done = {row["id"] for row in store.rows()}
-    transfers = _transfer_keys(spec, cells)
-    total = len(cells) + len(transfers)
-    skipped = sum(c.id in done for c in cells) + sum(t in done for t in transfers)
-    if skipped:
-        log(f"resuming: {skipped} of {total} tasks already done in {out}")
-    ran = 0
-    with (
-        make_backend(
-            backend, data, workers=workers, address=ray_address, cpus=cpus_per_cell,
-            gpus=gpus_per_cell,
-        ) as runner,
-        Progress(total, skipped, runner.slots, progress, log) as bar,
-    ):  # fmt: skip
-        for phase in (
-            [c for c in cells if c.source is None],
-            [c for c in cells if c.source is not None],
-        ):
-            tasks = [
-                _cell_task(c, spec, folds[c.fold], out, runner, device, data)
-                for c in phase
-                if c.id not in done
+    with claim_folder(out, spec.to_dict()):  # one run per folder, for the whole run
+        check_or_write(out / SPLITS_FILE, splits, "its person splits (did the data change?)")
+        store = ResultsStore(out / RESULTS_FILE)
+        done = {row["id"] for row in store.rows()}
+        transfers = _transfer_keys(spec, cells)
+        total = len(cells) + len(transfers)
+        skipped = sum(c.id in done for c in cells) + sum(t in done for t in transfers)
+        if skipped:
+            log(f"resuming: {skipped} of {total} tasks already done in {out}")
+        ran = 0
+        with (
+            make_backend(
+                backend, data, workers=workers, address=ray_address, cpus=cpus_per_cell,
+                gpus=gpus_per_cell,
+            ) as runner,
+            Progress(total, skipped, runner.slots, progress, log) as bar,
+        ):  # fmt: skip
+            for phase in (
+                [c for c in cells if c.source is None],
+                [c for c in cells if c.source is not None],
+            ):
+                tasks = [
+                    _cell_task(c, spec, folds[c.fold], out, runner, device, data)
+                    for c in phase
+                    if c.id not in done
+                ]
+                for task, output in runner.map(run_cell, tasks):
+                    _finish_cell(out, store, task, output)
+                    bar.finished(output.row, _cell_line(output.row))
+                    ran += 1
+            ttasks = [
+                _transfer_task(spec, cells, folds, fold, seed, out, runner)
+                for fold, seed in transfers.values()
+                if f"transfer.f{fold}.s{seed}" not in done
             ]
-            for task, output in runner.map(run_cell, tasks):
-                _finish_cell(out, store, task, output)
-                bar.finished(output.row, _cell_line(output.row))
+            for _, row in runner.map(run_transfer, ttasks):
+                store.append(row)
+                bar.finished(row, f"{row['id']}: {len(row['matrices'])} transfer matrices")
                 ran += 1
-        ttasks = [
-            _transfer_task(spec, cells, folds, fold, seed, out, runner)
-            for fold, seed in transfers.values()
-            if f"transfer.f{fold}.s{seed}" not in done
-        ]
-        for _, row in runner.map(run_transfer, ttasks):
-            store.append(row)
-            bar.finished(row, f"{row['id']}: {len(row['matrices'])} transfer matrices")
-            ran += 1
-    rows = store.rows()
-    if spec.evaluation.examples and spec.evaluation.attacks:
-        write_examples(out, spec, data, folds[0].eval, rows)
-    summary = _summarize(rows)
-    write_json(out / SUMMARY_FILE, summary)
-    report_path = None
-    if report:
-        from robusteye.report import write_report
+        rows = store.rows()
+        if spec.evaluation.examples and spec.evaluation.attacks:
+            write_examples(out, spec, data, folds[0].eval, rows)
+        summary = _summarize(rows)
+        write_json(out / SUMMARY_FILE, summary)
+        report_path = None
+        if report:
+            from robusteye.report import write_report
 
-        report_path = write_report(out)
-    return RunResult(out, rows, summary, ran, skipped, time.perf_counter() - start, report_path)
+            report_path = write_report(out)
+        return RunResult(out, rows, summary, ran, skipped, time.perf_counter() - start, report_path)
 
 
 def make_folds(data: EyeDataset, spec: ExperimentSpec) -> tuple[list[Fold], dict[str, Any]]:
@@ -174,21 +179,20 @@ def _subset(rows: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
     return np.sort(rows[order[:limit]])
 
 
-def claim_folder(out: Path, spec: dict[str, Any]) -> None:
-    """Create `out`, or check that the run already in it was made by the same spec (a dict)."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / SPEC_FILE).is_file():
-        raise UsageError(f"{out} is not empty and holds no robusteye run; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    check_or_write(out / SPEC_FILE, spec, "a different spec", as_yaml=True)
+@contextmanager
+def claim_folder(out: Path, spec: dict[str, Any]) -> Iterator[None]:
+    """Lock `out` for this run: it must be new, empty, or hold a run of the same spec."""
+    with claimed(out, lambda folder: (folder / SPEC_FILE).is_file()):
+        check_or_write(out / SPEC_FILE, spec, "a different spec", as_yaml=True)
+        yield
 
 
 def check_or_write(path: Path, value: Any, what: str, *, as_yaml: bool = False) -> None:
+    """Check that the run's `path` holds `value`, or write it there (a new run)."""
     if path.is_file():
         try:
-            old = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError):
+            old = read_yaml(path, error=UsageError)  # JSON is YAML
+        except UsageError:
             raise UsageError(f"{path} is damaged; choose another --out") from None
         if old != value:
             changed = _changed(old, value)
@@ -253,16 +257,10 @@ def _cell_task(
 def _finish_cell(out: Path, store: ResultsStore, task: CellTask, output: CellOutput) -> None:
     """Checkpoint first, then the row (its presence means the cell is complete)."""
     folder = out / "cells" / task.cell.id
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".model.tmp-", dir=folder))
-    try:
+    with staging_folder(folder, "model") as tmp:
         for name, blob in output.files.items():
             (tmp / Path(name).name).write_bytes(blob)
         replace_folder(tmp, folder / "model")
-    except OSError as err:
-        raise RobustEyeError(f"cannot write {folder / 'model'}: {err.strerror or err}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     store.append(output.row)
     shutil.rmtree(folder / "train", ignore_errors=True)
 

@@ -37,6 +37,8 @@ from robusteye.experiments.trainspec import (
 from robusteye.train.config import RegimeConfig, TrainConfig
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
+#: Most trials a search may ask for (the study's is 32); each is built and checked on load.
+MAX_TRIALS = 10_000
 _TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name not in (*_OWNED, "regime"))
 _REGIME_KEYS = tuple(f.name for f in fields(RegimeConfig))
 
@@ -126,6 +128,10 @@ class Search(_Strict):
     space: dict[str, Any] = Field(min_length=1)
     halving: Halving | None = None
 
+    def size(self) -> int:
+        """Points of the space's grid (its lists' lengths multiplied), without building it."""
+        return math.prod(len(v) if isinstance(v, list) else 1 for v in self.space.values())
+
     @field_validator("space")
     @classmethod
     def _keys(cls, v: dict[str, Any]) -> dict[str, Any]:
@@ -188,7 +194,11 @@ class SelectSpec(_Strict):
 
     @model_validator(mode="after")
     def _build_trials(self) -> SelectSpec:
-        # every trial must be a valid model and training configuration; built once
+        # every trial must be a valid model and training configuration; built once, after
+        # counting them: a space of 1e8 combinations is refused before any is built
+        n = self.search.size() if self.search.strategy == "grid" else self.search.trials or 0
+        if n > MAX_TRIALS:
+            raise ValueError(f"the search has {n:,} trials (at most {MAX_TRIALS:,})")
         points = _grid(self.search.space) if self.search.strategy == "grid" else self._draws()
         self._trials = [self._trial(i, p) for i, p in enumerate(points)]
         return self
@@ -205,7 +215,7 @@ class SelectSpec(_Strict):
         budget = self.search.trials or 0
         space = self.search.space
         finite = all(not isinstance(v, dict) for v in space.values())
-        size = math.prod(len(v) if isinstance(v, list) else 1 for v in space.values())
+        size = self.search.size()
         if finite and budget > size:
             raise ValueError(
                 f"search.trials: {budget} trials asked, but the space has only {size} points; "

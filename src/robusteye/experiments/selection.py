@@ -36,6 +36,7 @@ import numpy as np
 
 from robusteye.data import EyeDataset, load_dataset, person_kfold, persons_of
 from robusteye.data.splits import holdout_split
+from robusteye.devices import resolve_device
 from robusteye.evaluate import classification_metrics, predict_logits
 from robusteye.experiments.backends import make_backend
 from robusteye.experiments.runner import (
@@ -232,85 +233,89 @@ def run_selection(
     log: Callable[[str], None] = lambda _: None,
 ) -> SelectResult:
     """Run (or resume) the search of `spec` into `out`, rank it, retrain and score the winner."""
+    if backend != "ray":  # a Ray cluster's workers may have the GPU this driver lacks
+        resolve_device(device)
     start = time.perf_counter()
     out = Path(out)
     trials = spec.trials()
     ds = data if data is not None else load_dataset(spec.data)
     folds, splits = selection_folds(ds, spec)  # before the folder: a bad source leaves nothing
-    claim_folder(out, spec.to_dict())
-    check_or_write(out / SPLITS_FILE, splits, "its person splits (did the data change?)")
-    store = ResultsStore(out / RESULTS_FILE)
-    done = {row["id"] for row in store.rows()}
-    plan = _plan_size(spec, trials)
-    if done:
-        log(f"resuming: {len(done)} trial-fold task(s) already done in {out}")
-    ran = skipped = 0
-    with (
-        make_backend(
-            backend, ds, workers=workers, address=ray_address, cpus=cpus_per_trial,
-            gpus=gpus_per_trial,
-        ) as runner,
-        Progress(plan, 0, runner.slots, progress, log) as bar,
-    ):  # fmt: skip
-        alive = list(trials)
-        n_rungs = max(len(spec.rungs(t)) for t in trials)
-        for rung in range(n_rungs):
-            tasks = [
-                _task(spec, t, rung, f, fold, out, device, runner.threads)
-                for t in alive
-                for f, fold in enumerate(folds)
-            ]
-            todo = [t for t in tasks if t.id not in done]
-            bar.skip(len(tasks) - len(todo))
-            skipped += len(tasks) - len(todo)
-            if rung == 0 or todo:
-                epochs = sorted({t.until for t in tasks})
-                log(
-                    f"rung {rung + 1}/{n_rungs}: {len(alive)} trial(s) x {len(folds)} folds, "
-                    f"{'/'.join(map(str, epochs))} epochs"
-                )
-            for _, row in runner.map(run_trial, todo):
-                store.append(row)
-                bar.finished(row, _trial_line(row))
-                ran += 1
-            if rung == n_rungs - 1:
-                break
-            rows = [r for r in store.rows() if r["id"] in {t.id for t in tasks}]
-            keep = _promote(spec, alive, rows)
-            for t in alive:
-                if t not in keep:
-                    shutil.rmtree(out / "trials" / t.id, ignore_errors=True)
-            if len(keep) < len(alive):
-                log(f"halving: {len(keep)} of {len(alive)} trial(s) go on")
-            alive = keep
-    shutil.rmtree(out / "trials", ignore_errors=True)
-    rows = [r for r in store.rows() if r.get("kind") == "trial"]
-    ranking = rank_trials(rows, trials)
-    _write_tables(out, rows, ranking, trials)
-    winner = None
-    if ranking and retrain:
-        winner = _winner(spec, trials, ranking[0], out, ds, device, progress, log)
-    write_json(
-        out / SELECTION_FILE,
-        {
-            "name": spec.name,
-            "objective": spec.objective.describe(),
-            "strategy": spec.search.strategy,
-            "halving": None if spec.search.halving is None else spec.search.halving.model_dump(),
-            "folds": spec.folds,
-            "trials": len(trials),
-            "ranking": ranking,
-            "winner": winner,
-        },
-    )
-    report_path = None
-    if report:
-        from robusteye.report.selection import write_selection_report
+    with claim_folder(out, spec.to_dict()):  # one run per folder, for the whole run
+        check_or_write(out / SPLITS_FILE, splits, "its person splits (did the data change?)")
+        store = ResultsStore(out / RESULTS_FILE)
+        done = {row["id"] for row in store.rows()}
+        plan = _plan_size(spec, trials)
+        if done:
+            log(f"resuming: {len(done)} trial-fold task(s) already done in {out}")
+        ran = skipped = 0
+        with (
+            make_backend(
+                backend, ds, workers=workers, address=ray_address, cpus=cpus_per_trial,
+                gpus=gpus_per_trial,
+            ) as runner,
+            Progress(plan, 0, runner.slots, progress, log) as bar,
+        ):  # fmt: skip
+            alive = list(trials)
+            n_rungs = max(len(spec.rungs(t)) for t in trials)
+            for rung in range(n_rungs):
+                tasks = [
+                    _task(spec, t, rung, f, fold, out, device, runner.threads)
+                    for t in alive
+                    for f, fold in enumerate(folds)
+                ]
+                todo = [t for t in tasks if t.id not in done]
+                bar.skip(len(tasks) - len(todo))
+                skipped += len(tasks) - len(todo)
+                if rung == 0 or todo:
+                    epochs = sorted({t.until for t in tasks})
+                    log(
+                        f"rung {rung + 1}/{n_rungs}: {len(alive)} trial(s) x {len(folds)} folds, "
+                        f"{'/'.join(map(str, epochs))} epochs"
+                    )
+                for _, row in runner.map(run_trial, todo):
+                    store.append(row)
+                    bar.finished(row, _trial_line(row))
+                    ran += 1
+                if rung == n_rungs - 1:
+                    break
+                rows = [r for r in store.rows() if r["id"] in {t.id for t in tasks}]
+                keep = _promote(spec, alive, rows)
+                for t in alive:
+                    if t not in keep:
+                        shutil.rmtree(out / "trials" / t.id, ignore_errors=True)
+                if len(keep) < len(alive):
+                    log(f"halving: {len(keep)} of {len(alive)} trial(s) go on")
+                alive = keep
+        shutil.rmtree(out / "trials", ignore_errors=True)
+        rows = [r for r in store.rows() if r.get("kind") == "trial"]
+        ranking = rank_trials(rows, trials)
+        _write_tables(out, rows, ranking, trials)
+        winner = None
+        if ranking and retrain:
+            winner = _winner(spec, trials, ranking[0], out, ds, device, progress, log)
+        write_json(
+            out / SELECTION_FILE,
+            {
+                "name": spec.name,
+                "objective": spec.objective.describe(),
+                "strategy": spec.search.strategy,
+                "halving": None
+                if spec.search.halving is None
+                else spec.search.halving.model_dump(),
+                "folds": spec.folds,
+                "trials": len(trials),
+                "ranking": ranking,
+                "winner": winner,
+            },
+        )
+        report_path = None
+        if report:
+            from robusteye.report.selection import write_selection_report
 
-        report_path = write_selection_report(out)
-    return SelectResult(
-        out, rows, ranking, winner, ran, skipped, time.perf_counter() - start, report_path
-    )
+            report_path = write_selection_report(out)
+        return SelectResult(
+            out, rows, ranking, winner, ran, skipped, time.perf_counter() - start, report_path
+        )
 
 
 def _task(

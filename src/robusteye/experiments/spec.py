@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import torch
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from robusteye.attacks.snr import SNR_MAX_DB
 from robusteye.errors import UsageError
 from robusteye.models import list_models
+from robusteye.readers import parse_yaml, read_text
 from robusteye.train.config import RegimeConfig, TrainConfig
+
+#: Most cells a spec may ask for (the study's full aim 1 is 820): a larger grid is a typo,
+#: and would not run in a lifetime; counted before anything is expanded.
+MAX_CELLS = 100_000
 
 #: TrainConfig fields the runner owns: seeds come from `seeds`, validation from the folds.
 _RUNNER_OWNED = ("regime", "seed", "device", "val_fraction", "tensorboard")
@@ -98,12 +102,24 @@ class RegimeGrid(_Strict):
                 and key not in ("eps_choices", "corruptions")
             ):
                 raise ValueError(f"{key} takes one value, not a list")
+        if self.size() > MAX_CELLS:  # counted, not expanded: a grid of 1e8 points is refused
+            raise ValueError(
+                f"the {self.kind} regime's grid has {self.size():,} points (at most {MAX_CELLS:,})"
+            )
         self.expand()  # every grid point must be a valid regime
         try:
             TrainConfig(**self.natural())
         except (UsageError, TypeError) as err:
             raise ValueError(str(err)) from None
         return self
+
+    def size(self) -> int:
+        """The number of grid points, without building them."""
+        return math.prod(
+            len(v)
+            for k, v in (self.model_extra or {}).items()
+            if isinstance(v, list) and k in GRID_FIELDS[self.kind]
+        )
 
     def natural(self) -> dict[str, Any]:
         """The natural-corruption training settings this regime adds ({} for none)."""
@@ -242,6 +258,9 @@ class ExperimentSpec(_Strict):
             unknown = sorted(set(grid.models or ()) - set(keys))
             if unknown:
                 raise ValueError(f"regime {grid.kind} names unknown models: {', '.join(unknown)}")
+        cells = self.count_cells()
+        if cells > MAX_CELLS:
+            raise ValueError(f"the spec has {cells:,} cells (at most {MAX_CELLS:,})")
         needs_source = any(
             r.kind == "augment" and r.perturbation == "fgsm" and r.source is None
             for g in self.regimes
@@ -253,6 +272,14 @@ class ExperimentSpec(_Strict):
                 "(its model crafts the FGSM examples)"
             )
         return self
+
+    def count_cells(self) -> int:
+        """Models x regime grid points x folds x seeds, counted without expanding the grid."""
+        per_fold = sum(
+            grid.size() * sum(grid.models is None or m.id in grid.models for m in self.models)
+            for grid in self.regimes
+        )
+        return per_fold * self.folds * len(self.seeds)
 
     def train_config(
         self, seed: int, regime: RegimeConfig, device: str = "cpu", **overrides: Any
@@ -293,6 +320,8 @@ def load_spec(
 
 
 S = TypeVar("S", bound=BaseModel)
+#: A spec is a page of YAML; a file this large is not one (and YAML costs ~1 KB per value).
+MAX_SPEC_BYTES = 1 << 20
 
 
 def parse_spec(
@@ -306,15 +335,10 @@ def parse_spec(
     else:
         path = Path(source)
         where = str(path)
-        if not path.is_file():
+        if not path.exists():
             raise UsageError(f"no such spec file: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except RecursionError:
-            raise UsageError(f"{where}: not valid YAML (nested too deeply)") from None
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise UsageError(f"{where}: not valid YAML ({first})") from None
+        text = read_text(path, limit=MAX_SPEC_BYTES, error=UsageError)
+        raw = parse_yaml(text, f"{where}: not valid YAML", error=UsageError)
         if isinstance(raw, dict):
             raw.setdefault("name", path.stem)
     if not isinstance(raw, dict):

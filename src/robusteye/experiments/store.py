@@ -7,13 +7,17 @@ the next append cuts it off first), while damage anywhere else is an error.
 
 from __future__ import annotations
 
-import json
-import math
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
 from robusteye.errors import RobustEyeError
+from robusteye.io import dumps_json
+from robusteye.readers import parse_json, read_bytes
+
+#: Largest results file read (a full aim-1 grid of 820 cells writes about 50 MB).
+MAX_RESULTS_BYTES = 1 << 30
 
 
 class ResultsStore:
@@ -29,10 +33,10 @@ class ResultsStore:
         return rows
 
     def append(self, row: dict[str, Any]) -> None:
-        line = (json.dumps(_finite(row), allow_nan=False, separators=(",", ":")) + "\n").encode()
+        line = (dumps_json(row, separators=(",", ":")) + "\n").encode()
         good_bytes = self._end if self._end is not None else self._read()[1]
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o666)  # umask applies
             try:
                 os.ftruncate(fd, good_bytes)  # drop a torn last line before appending
                 os.lseek(fd, good_bytes, os.SEEK_SET)
@@ -49,43 +53,44 @@ class ResultsStore:
 
     def _read(self) -> tuple[list[dict[str, Any]], int]:
         """(rows, length in bytes of the complete part of the file)."""
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
+        return read_rows(self.path)
+
+
+def read_rows(path: Path, *, unterminated: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """The rows of a results file and the length in bytes of its complete lines.
+
+    A row is written as one line with its newline last, so only the end of the file can be
+    torn (a writer killed mid-write): a final line without a newline is dropped, unless
+    `unterminated` is set and it still parses as a row (the report reads such files). Every
+    newline-terminated line must be a row: anything else means the file was damaged (two
+    writers at once, an edit), which is an error, never a silently shorter store.
+    """
+    try:
+        data = read_bytes(path, limit=MAX_RESULTS_BYTES, error=RobustEyeError)
+    except RobustEyeError:
+        if not path.exists():
             return [], 0
-        except OSError as err:
-            raise RobustEyeError(f"cannot read {self.path}: {err.strerror}") from None
-        rows: list[dict[str, Any]] = []
-        offset = 0
-        lines = data.split(b"\n")
-        for number, raw in enumerate(lines, start=1):
-            last = number == len(lines)
-            if not raw.strip():
-                offset += len(raw) + (0 if last else 1)
-                continue
-            try:
-                row = json.loads(raw)
-                if not isinstance(row, dict) or "id" not in row:
-                    raise ValueError("not a result row")
-            except ValueError:
-                if last or (number == len(lines) - 1 and not lines[-1]):
-                    break  # a torn final line: the writer was killed mid-write
-                raise RobustEyeError(
-                    f"{self.path}: line {number} is not a result row; the file is damaged"
-                ) from None
-            if last:  # complete JSON but no newline: still torn (the newline comes last)
-                break
-            rows.append(row)
-            offset += len(raw) + 1
-        return rows, offset
+        raise
+    *complete, tail = data.split(b"\n")
+    rows: list[dict[str, Any]] = []
+    for number, raw in enumerate(complete, start=1):
+        if raw.strip():
+            rows.append(_row(raw, path, number))
+    end = len(data) - len(tail)
+    if unterminated and tail.strip():
+        with contextlib.suppress(RobustEyeError):  # else torn: the writer was killed mid-line
+            rows.append(_row(tail, path, len(complete) + 1))
+    return rows, end
 
 
-def _finite(value: Any) -> Any:
-    """NaN and infinities become null: JSON has no spelling for them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+def _row(raw: bytes, path: Path, number: int) -> dict[str, Any]:
+    failure = f"{path}: line {number} is not a result row"
+    try:
+        row = parse_json(raw, f"{failure}: not valid JSON", error=RobustEyeError)
+    except RobustEyeError as err:
+        raise RobustEyeError(f"{err}; the file is damaged") from None
+    if not isinstance(row, dict):
+        raise RobustEyeError(f"{failure} (not a JSON object); the file is damaged")
+    if "id" not in row:
+        raise RobustEyeError(f"{failure} (no id); the file is damaged")
+    return row

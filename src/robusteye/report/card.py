@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from pathlib import Path
@@ -11,9 +12,10 @@ import torch
 import yaml
 
 from robusteye.errors import CheckpointError
+from robusteye.folders import inside
 from robusteye.io import atomic_path
 from robusteye.models import build_model, read_checkpoint_config
-from robusteye.models.checkpoint import CARD_NAME
+from robusteye.models.checkpoint import CARD_NAME, CONFIG_NAME
 from robusteye.report.summary import HEADLINE_METRICS, VariantSummary
 
 log = logging.getLogger(__name__)
@@ -149,7 +151,8 @@ def _usage(cell: dict[str, Any]) -> list[str]:
         else "",
         "## How to load\n",
         "```python\nfrom robusteye.models import load_model\n\n"
-        f'model = load_model("{cell.get("checkpoint")}")  # path relative to the run folder\n'
+        f"model = load_model({json.dumps(str(cell.get('checkpoint')))})"
+        "  # path relative to the run folder\n"
         "logits = model(x)  # eval mode; x: N x 1 x 32 x 32 float32 in [0, 1]\n```\n",
     ]
 
@@ -198,8 +201,10 @@ def write_card(
 ) -> Path | None:
     """Write README.md into the cell's checkpoint folder; None (logged) when it is missing."""
     ckpt = cell.get("checkpoint")
-    folder = run_dir / str(ckpt) if ckpt else None
-    if folder is None or not folder.is_dir():
+    # The row comes from a file in the run folder: its path must stay inside the folder, and
+    # a card is written only into a real checkpoint folder.
+    folder = inside(run_dir, ckpt, "checkpoint") if ckpt is not None else None
+    if folder is None or not (folder / CONFIG_NAME).is_file():
         log.warning("cell %s: no checkpoint folder %s, no model card", cell.get("id"), folder)
         return None
     path = folder / CARD_NAME

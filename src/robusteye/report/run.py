@@ -7,19 +7,18 @@ JSON row per line, kind "cell" or "transfer"), optional `examples.npz` and
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from robusteye import readers
 from robusteye.errors import RobustEyeError, UsageError
+from robusteye.experiments.store import read_rows
 
 log = logging.getLogger(__name__)
 
@@ -39,30 +38,9 @@ class RunData:
 
 
 def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The rows of a `results.jsonl`.
-
-    A truncated or unparseable last line (a writer killed mid-line) is skipped with a warning;
-    a bad line anywhere else is a `RobustEyeError` naming its line number.
-    """
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise RobustEyeError(f"cannot read {path}: {err}") from None
-    numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
-    rows: list[dict[str, Any]] = []
-    for pos, (number, line) in enumerate(numbered):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            if pos == len(numbered) - 1:
-                log.warning("%s: skipping unparseable last line %d (%s)", path, number, err.msg)
-                break
-            raise RobustEyeError(f"{path}: line {number} is not valid JSON ({err.msg})") from None
-        if not isinstance(row, dict):
-            raise RobustEyeError(f"{path}: line {number} is not a JSON object")
-        rows.append(row)
-    return rows
+    """The rows of a `results.jsonl`: the store's reader (one way to read a results file),
+    keeping a final row that lacks only its newline; a torn last line is skipped."""
+    return read_rows(Path(path), unterminated=True)[0]
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> RunData:
@@ -91,23 +69,16 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    return _read_mapping(path, yaml.safe_load, yaml.YAMLError)
+    """A YAML mapping of the run folder; {} when the file is absent or holds something else."""
+    return _mapping(readers.read_yaml(path, error=RobustEyeError) if path.is_file() else {})
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    return _read_mapping(path, json.loads, json.JSONDecodeError)
+    """A JSON mapping of the run folder; {} when the file is absent or holds something else."""
+    return _mapping(readers.read_json(path, error=RobustEyeError) if path.is_file() else {})
 
 
-def _read_mapping(
-    path: Path, parse: Callable[[str], Any], error: type[Exception]
-) -> dict[str, Any]:
-    """A YAML or JSON mapping; {} when the file is absent or holds something else."""
-    if not path.is_file():
-        return {}
-    try:
-        doc = parse(path.read_text(encoding="utf-8"))
-    except (OSError, error) as err:
-        raise RobustEyeError(f"cannot read {path}: {err}") from None
+def _mapping(doc: Any) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 

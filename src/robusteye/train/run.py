@@ -14,6 +14,7 @@ import numpy as np
 from robusteye.data import EyeDataset, holdout_split, persons_of
 from robusteye.errors import UsageError
 from robusteye.evaluate import Metrics, classification_metrics, predict_logits
+from robusteye.folders import claimed
 from robusteye.io import write_json
 from robusteye.models import EyeModel, create_model, load_model
 from robusteye.train.config import RegimeConfig, TrainConfig
@@ -59,6 +60,14 @@ def split_persons(
     return rest[tr], rest[va], test
 
 
+#: what a training run writes; a folder holding any of them is a training run
+RUN_FILES = ("last", ".last.old", "best", "curves.csv", "metrics.json", "splits.json")
+
+
+def is_training_run(folder: Path) -> bool:
+    return any((folder / name).exists() for name in RUN_FILES)
+
+
 def run_job(
     job: TrainJob,
     *,
@@ -66,6 +75,28 @@ def run_job(
     progress: bool = False,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     log: Callable[[str], None] = lambda _: None,
+) -> JobResult:
+    """Train `job`; with `job.out`, the folder is locked for the run and must be new, empty,
+    or (with `resume`) hold this training run. Finished runs are never overwritten."""
+    if job.out is None:
+        return _run_job(job, resume, progress, on_epoch, log)
+    refuse = (
+        ""
+        if resume
+        else (
+            f"{job.out} holds a training run; pass --resume to continue it, or choose another --out"
+        )
+    )
+    with claimed(job.out, is_training_run, refuse=refuse):
+        return _run_job(job, resume, progress, on_epoch, log)
+
+
+def _run_job(
+    job: TrainJob,
+    resume: bool,
+    progress: bool,
+    on_epoch: Callable[[EpochRecord], None] | None,
+    log: Callable[[str], None],
 ) -> JobResult:
     cfg = job.config
     if not 0 <= job.test_fraction < 1:

@@ -25,10 +25,12 @@ from tqdm.auto import tqdm
 
 from robusteye.corruptions import random_corruption_batch
 from robusteye.data import EyeDataset
+from robusteye.devices import resolve_device
 from robusteye.errors import UsageError
 from robusteye.evaluate import Metrics, classification_metrics, predict_logits
-from robusteye.io import atomic_path
+from robusteye.io import atomic_path, staging_folder
 from robusteye.models import EyeModel, load_model, save_model
+from robusteye.models.checkpoint import write_checkpoint
 from robusteye.train.augment import random_affine
 from robusteye.train.config import TrainConfig
 from robusteye.train.regimes import adversarial_batch
@@ -93,7 +95,7 @@ class Trainer:
         training_info: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
-        self.device = torch.device(config.device)
+        self.device = resolve_device(config.device)
         self.model = model.to(self.device)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -238,12 +240,13 @@ class Trainer:
         metrics = {"val": vm.to_dict()} if vm else None
         if improved:
             save_model(self.model, self.out / "best", training=training, metrics=metrics)
-        tmp = self.out / ".last.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        save_model(self.model, tmp, training=training, metrics=metrics)
+        for stale in self.out.glob(".last.tmp*"):  # left by a kill -9 of an earlier save
+            shutil.rmtree(stale, ignore_errors=True)
         info = {"history": [asdict(r) for r in history], "best": list(best)}
-        save_state(tmp, optimizer=self.optimizer, generators=self.generators, info=info)
-        _swap_in(tmp, self.out / "last")
+        with staging_folder(self.out, "last") as tmp:  # removed whatever happens
+            write_checkpoint(self.model, tmp, training=training, metrics=metrics)
+            save_state(tmp, optimizer=self.optimizer, generators=self.generators, info=info)
+            _swap_in(tmp, self.out / "last")
         write_curves(self.out / "curves.csv", history)
         if self.config.tensorboard:
             write_tensorboard(self.out / "tensorboard", history[-1])
