@@ -28,13 +28,15 @@ def test_truncated_last_line_is_skipped(tmp_path: Path) -> None:
 
 def test_corrupt_middle_line_names_its_number(tmp_path: Path) -> None:
     path = _write(tmp_path / "results.jsonl", [json.dumps(CELL), "{not json", json.dumps(CELL)])
-    with pytest.raises(RobustEyeError, match=r"results\.jsonl: line 2 is not a result row: not valid JSON"):
+    expected = r"results\.jsonl: line 2 is not a result row: not valid JSON"
+    with pytest.raises(RobustEyeError, match=expected):
         read_results(path)
 
 
 def test_non_object_line_is_an_error(tmp_path: Path) -> None:
     path = _write(tmp_path / "results.jsonl", ["[1, 2]", json.dumps(CELL)])
-    with pytest.raises(RobustEyeError, match=r"line 1 is not a result row \(not a JSON object\); the file is damaged"):
+    expected = r"line 1 is not a result row \(not a JSON object\); the file is damaged"
+    with pytest.raises(RobustEyeError, match=expected):
         read_results(path)
 
 
