@@ -259,9 +259,7 @@ def test_cells_across_models_folds_and_seeds_are_counted(
 
 
 def _run_with_timeout(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*ROBUSTEYE, *map(str, args)], capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([*ROBUSTEYE, *map(str, args)], capture_output=True, text=True, timeout=60)
 
 
 def test_predict_skips_a_fifo_instead_of_hanging(checkpoint: Path, tmp_path: Path) -> None:
