@@ -323,3 +323,21 @@ def test_devices_this_torch_lacks(
         argv += ["--out", tmp_path / "run"]
     assert_error(run_cli(capsys, *argv), 2, pattern)
     assert not (tmp_path / "run").exists()
+
+
+# ---- defect 9: only the README's image formats reach a decoder --------------------------------
+
+
+def test_postscript_named_png_never_reaches_a_decoder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from robusteye.data.imageio import read_image
+    from robusteye.errors import DataError
+
+    eps = tmp_path / "eye.png"
+    # a valid EPS header: Pillow's EPS plugin (which runs Ghostscript) accepts it when asked
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 32 32\nshowpage\n%%EOF\n")
+    with Image.open(eps) as img:  # the unrestricted open identifies it as PostScript
+        assert img.format == "EPS"
+    with pytest.raises(DataError, match=r"eye\.png: not a readable image \(robusteye reads PNG"):
+        read_image(eps)

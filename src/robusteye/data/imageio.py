@@ -19,12 +19,16 @@ from PIL import Image, UnidentifiedImageError
 
 from robusteye.data.dataset import IMAGE_SIZE
 from robusteye.errors import DataError
+from robusteye.readers import open_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 #: Refuse to decode more pixels than this (8,000 x 8,000), counted after JPEG draft scaling, so
 #: memory stays bounded (under 1 GB at the limit). Files declaring more than twice Pillow's
 #: limit (about 179 M pixels) are refused by Pillow's decompression-bomb check before that.
 MAX_PIXELS = 64_000_000
+#: The only Pillow decoders ever tried: the formats the README lists. Without this, content
+#: named .png could reach any plugin (PostScript's runs Ghostscript where it is installed).
+FORMATS = ("PNG", "JPEG", "BMP")
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -35,7 +39,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             # Our MAX_PIXELS check replaces Pillow's warning: it counts the pixels actually
             # decoded, so a large JPEG that draft mode decodes at 1/8 scale is still read.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with open_regular(path) as fh, Image.open(fh, formats=FORMATS) as img:
                 width, height = img.size
                 img.draft("L", (4 * IMAGE_SIZE, 4 * IMAGE_SIZE))  # JPEG: decode at reduced scale
                 if img.width * img.height > MAX_PIXELS:
@@ -50,7 +54,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     except Image.DecompressionBombError as err:
         raise DataError(f"{path}: image too large ({str(err).rstrip('.')})") from None
     except UnidentifiedImageError:
-        raise DataError(f"{path}: not a readable image") from None
+        raise DataError(f"{path}: not a readable image (robusteye reads PNG, JPEG, BMP)") from None
     except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
         raise DataError(f"{path}: corrupt image ({err})") from None
     return resize_crop(gray)
