@@ -53,11 +53,14 @@ def test_pgd_matches_art(trained_toy):
         num_random_init=0,
         verbose=False,
     ).generate(x.numpy(), y=y.numpy())
-    ours = pgd(trained_toy, x, y, eps, alpha=step, steps=10, random_start=False)
+    ours = pgd(trained_toy, x, y, eps, alpha=step, steps=10, random_start=False, best=False)
     ours_acc, art_acc = _acc(trained_toy, ours, y), _acc(trained_toy, torch.from_numpy(theirs), y)
     assert 0.0 < art_acc < _acc(trained_toy, x, y)  # an eps where the comparison is informative
     assert abs(ours_acc - art_acc) <= 0.01
     assert float(np.abs(ours.numpy() - theirs).max()) <= 1e-6
+    # the best iterate (our default) can only be stronger than ART's last iterate
+    best = pgd(trained_toy, x, y, eps, alpha=step, steps=10, random_start=False)
+    assert _acc(trained_toy, best, y) <= art_acc
     ours_rs = pgd(
         trained_toy, x, y, eps, alpha=step, steps=10, generator=torch.Generator().manual_seed(0)
     )

@@ -1,18 +1,127 @@
-"""Attacks by name, with one calling convention, for specs and the command line."""
+"""Attacks by name: the one route from a spec, a regime or the command line to an attack.
+
+Each `Attack` knows what it accepts (norms, options), whether it needs the model's gradients,
+and how to perturb one batch at many eps (`perturber`): an attack that is linear in eps
+(FGSM, noise) computes its direction once, the others re-run from the same seed at each eps.
+Robustness curves, SNR targets, regimes, the audit, the CLI choices and the spec validators
+all read from `ATTACKS`.
+"""
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from robusteye.attacks._core import Eps
-from robusteye.attacks.fgsm import fgsm
-from robusteye.attacks.noise import uniform_noise
+from robusteye.attacks.fgsm import fgsm, fgsm_direction
+from robusteye.attacks.noise import noise_unit, uniform_noise
 from robusteye.attacks.pgd import pgd
 from robusteye.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Perturber:
+    """One batch's perturbation as a function of eps.
+
+    `unit_norm` is ||x_adv - x|| per unit of eps before clipping: exact for a linear attack
+    (the norm of its direction), the size of the ball's corner otherwise (a first guess that
+    `eps_for_snr` then refines on the real perturbation).
+    """
+
+    at: Callable[[float], Tensor]
+    unit_norm: float
+    linear: bool
+
+
+@dataclass(frozen=True)
+class Attack:
+    """An attack with one calling convention: `attack(model, x, y, eps, *, generator=None,
+    **options) -> x_adv`."""
+
+    name: str
+    fn: Callable[..., Tensor]
+    norms: tuple[str, ...]
+    white_box: bool  # needs input gradients
+    summary: str
+    #: (model, x, y, generator, options) -> direction u with x_adv(eps) = clamp(x + eps u, 0, 1)
+    direction: Callable[..., Tensor] | None = None
+    needs_model: bool = True
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """Keyword options `fn` takes (beyond model, x, y, eps and generator)."""
+        params = inspect.signature(self.fn).parameters.values()
+        skip = {"model", "x", "y", "eps", "generator"}
+        return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in skip)
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            known = ", ".join(self.options) or "none"
+            raise UsageError(f"{self.name} takes no option {', '.join(unknown)} (known: {known})")
+        norm = options.get("norm", "linf")
+        if norm not in self.norms:
+            raise UsageError(f"{self.name} supports norm {' or '.join(self.norms)}, got {norm!r}")
+
+    def __call__(
+        self,
+        model: nn.Module | None,
+        x: Tensor,
+        y: Tensor | None,
+        eps: Eps,
+        *,
+        generator: torch.Generator | None = None,
+        **options: Any,
+    ) -> Tensor:
+        self.check_options(options)
+        if self.needs_model:
+            return self.fn(model, x, y, eps, generator=generator, **options)
+        return self.fn(x, eps, generator=generator, **options)
+
+    def perturber(
+        self,
+        model: nn.Module | None,
+        x: Tensor,
+        y: Tensor | None,
+        *,
+        seed: int = 0,
+        **options: Any,
+    ) -> Perturber:
+        """eps -> x_adv on this batch; the generator is seeded with `seed` for every eps."""
+        self.check_options(options)
+        if self.needs_model and (model is None or y is None):
+            raise UsageError(f"attack {self.name!r} needs a model and labels")
+        if self.direction is not None:
+            g = torch.Generator().manual_seed(seed)
+            u = self.direction(model, x, y, g, options).to(x.device)
+            return Perturber(lambda e: (x + e * u).clamp(0.0, 1.0), float(u.double().norm()), True)
+
+        def at(e: float) -> Tensor:
+            g = torch.Generator().manual_seed(seed)
+            return self(model, x, y, e, generator=g, **options).to(x.device)
+
+        # an L-inf perturbation of a strong attack sits near the box corners: ~ eps sqrt(numel)
+        linf = options.get("norm", "linf") == "linf"
+        return Perturber(at, math.sqrt(x.numel() if linf else x.shape[0]), False)
+
+
+def _fgsm_direction(
+    model: nn.Module, x: Tensor, y: Tensor, g: torch.Generator, options: dict[str, Any]
+) -> Tensor:
+    sign = -1.0 if options.get("targeted") else 1.0
+    return sign * fgsm_direction(model, x, y, chunk_size=options.get("chunk_size"))
+
+
+def _noise_direction(
+    model: nn.Module | None, x: Tensor, y: Tensor | None, g: torch.Generator, options: Any
+) -> Tensor:
+    return noise_unit(x, norm=options.get("norm", "linf"), generator=g)
 
 
 def _fgsm(
@@ -22,42 +131,57 @@ def _fgsm(
     eps: Eps,
     *,
     generator: torch.Generator | None = None,
-    **options: Any,
+    targeted: bool = False,
+    chunk_size: int | None = None,
 ) -> Tensor:
-    return fgsm(model, x, y, eps, **options)
+    return fgsm(model, x, y, eps, targeted=targeted, chunk_size=chunk_size)
 
 
-def _noise(
-    model: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    eps: Eps,
-    *,
-    generator: torch.Generator | None = None,
-    **options: Any,
-) -> Tensor:
-    if options:
-        raise UsageError(f"noise takes no options, got {', '.join(options)}")
-    return uniform_noise(x, eps, generator=generator)
+def _register(*attacks: Attack) -> dict[str, Attack]:
+    return {a.name: a for a in attacks}
 
 
-#: name -> attack(model, x, y, eps, *, generator=None, **options) -> x_adv
-ATTACKS: dict[str, Callable[..., Tensor]] = {"fgsm": _fgsm, "noise": _noise, "pgd": pgd}
+#: name -> Attack; `ATTACKS[name](model, x, y, eps, *, generator=None, **options) -> x_adv`
+ATTACKS: dict[str, Attack] = _register(
+    Attack(
+        "fgsm", _fgsm, ("linf",), True, "one signed-gradient step (Goodfellow et al. 2015)",
+        direction=_fgsm_direction,
+    ),
+    Attack(
+        "noise", uniform_noise, ("linf", "l2"), False,
+        "random noise of size eps (uniform per pixel, or a random L2 direction)",
+        direction=_noise_direction, needs_model=False,
+    ),
+    Attack("pgd", pgd, ("linf", "l2"), True, "projected gradient ascent (Madry et al. 2018)"),
+)  # fmt: skip
+
+
+def get_attack(name: str) -> Attack:
+    """The attack called `name`, or one clear error naming the known ones."""
+    try:
+        return ATTACKS[name]
+    except KeyError:
+        raise UsageError(f"unknown attack {name!r}; known: {', '.join(ATTACKS)}") from None
+
+
+def attack_names(*, white_box: bool | None = None, norm: str | None = None) -> tuple[str, ...]:
+    """Registered names, optionally only the gradient (or gradient-free) ones, or one norm's."""
+    return tuple(
+        a.name
+        for a in ATTACKS.values()
+        if (white_box is None or a.white_box == white_box) and (norm is None or norm in a.norms)
+    )
 
 
 def run_attack(
     name: str,
-    model: nn.Module,
+    model: nn.Module | None,
     x: Tensor,
-    y: Tensor,
+    y: Tensor | None,
     eps: Eps,
     *,
     generator: torch.Generator | None = None,
     **options: Any,
 ) -> Tensor:
     """Run the attack called `name` (one of `ATTACKS`)."""
-    try:
-        attack = ATTACKS[name]
-    except KeyError:
-        raise UsageError(f"unknown attack {name!r}; known: {', '.join(ATTACKS)}") from None
-    return attack(model, x, y, eps, generator=generator, **options)
+    return get_attack(name)(model, x, y, eps, generator=generator, **options)

@@ -8,15 +8,13 @@ natural corruptions on one axis.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from robusteye.attacks._core import check_images
-from robusteye.attacks.fgsm import fgsm_direction
-from robusteye.attacks.noise import noise_unit
-from robusteye.attacks.pgd import pgd
+from robusteye.attacks.registry import Perturber, get_attack
 from robusteye.errors import DataError, UsageError
 
 EPS_MAX = 1.0  # in [0, 1] pixel space, eps = 1 already saturates every pixel
@@ -57,17 +55,17 @@ def eps_for_snr(
     attack: str = "fgsm",
     tol_db: float = 0.01,
     seed: int = 0,
-    steps: int = 10,
-    norm: str = "linf",
-    direction: Tensor | None = None,
+    perturber: Perturber | None = None,
+    **options: Any,
 ) -> float:
-    """The eps at which `attack` perturbs this batch to `snr` dB (within `tol_db`).
+    """The eps at which `attack` (with `options`) perturbs this batch to `snr` dB (within
+    `tol_db`).
 
-    Closed form where clipping to [0, 1] is inactive (||delta|| = eps ||direction||), then
-    refined by geometric bisection on the real, clipped perturbation. Noise and PGD use the
-    random draw of `seed`. `direction` is FGSM's sign-gradient of this batch when the caller
-    already has it (one gradient saved per call). Raises `UsageError` when the SNR cannot be
-    reached.
+    Closed form where clipping to [0, 1] is inactive (||delta|| = eps ||direction|| for a
+    linear attack), then refined by geometric bisection on the real, clipped perturbation.
+    Random attacks use the draw of `seed`. `perturber` is the attack's `Perturber` for this
+    batch when the caller already has one (FGSM's gradient is then not computed again).
+    Raises `UsageError` when the SNR cannot be reached.
     """
     if not math.isfinite(snr):
         raise UsageError(f"SNR must be a finite number of dB, got {snr}")
@@ -77,7 +75,9 @@ def eps_for_snr(
             f"perturbation), got {snr}"
         )
     check_images(x)
-    perturb, unit_norm = _perturber(model, x, y, attack, seed, steps, norm, direction)
+    if perturber is None:
+        perturber = get_attack(attack).perturber(model, x, y, seed=seed, **options)
+    perturb, unit_norm = perturber.at, perturber.unit_norm
     # floored exponent: a hopeless SNR such as -1e6 dB gets "cannot reach", not a zero division
     target_noise = float(x.double().norm()) / 10.0 ** max(snr / 20.0, -300.0)
     if unit_norm == 0.0:
@@ -103,36 +103,3 @@ def eps_for_snr(
             return mid
         lo, hi = (mid, hi) if got > snr else (lo, mid)
     return math.sqrt(lo * hi)
-
-
-def _perturber(
-    model: nn.Module | None,
-    x: Tensor,
-    y: Tensor | None,
-    attack: str,
-    seed: int,
-    steps: int,
-    norm: str,
-    direction: Tensor | None = None,
-) -> tuple[Callable[[float], Tensor], float]:
-    """(eps -> x_adv, ||direction||) for the attack, with gradients or draws computed once."""
-    if attack == "noise":
-        unit = noise_unit(x, generator=torch.Generator().manual_seed(seed))
-        return (lambda e: (x + e * unit).clamp(0.0, 1.0)), float(unit.double().norm())
-    if model is None or y is None:
-        raise UsageError(f"attack {attack!r} needs a model and labels")
-    if attack == "fgsm":
-        if direction is None:
-            direction = fgsm_direction(model, x, y)
-        direction = direction.to(x.device)
-        return (lambda e: (x + e * direction).clamp(0.0, 1.0)), float(direction.double().norm())
-    if attack == "pgd":
-
-        def run(e: float) -> Tensor:
-            g = torch.Generator().manual_seed(seed)
-            return pgd(model, x, y, e, steps=steps, norm=norm, generator=g).to(x.device)
-
-        # an L-inf PGD perturbation sits near the box corners: ||delta|| ~ eps sqrt(numel)
-        scale = math.sqrt(x.numel()) if norm == "linf" else math.sqrt(x.shape[0])
-        return run, scale
-    raise UsageError(f"unknown attack {attack!r}; known: fgsm, noise, pgd")

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from robusteye.attacks import ATTACKS
 from robusteye.cli.evaluate import _class_map, _limit, _load_mapped, _out, _seed, _split
 from robusteye.cli.options import data_options
 from robusteye.cli.table import format_table, parse_floats
@@ -67,7 +68,7 @@ def _snr_range(result: CorruptionResult, name: str) -> str:
 )
 @click.option(
     "--adversarial",
-    type=click.Choice(["fgsm", "noise", "pgd", "none"]),
+    type=click.Choice([*ATTACKS, "none"]),
     default="fgsm",
     show_default=True,
     help="--plot: also draw this attack's accuracy at --adversarial-snr on the SNR axes.",

@@ -9,6 +9,7 @@ from typing import Any
 import click
 import torch
 
+from robusteye.attacks import ATTACKS, attack_names
 from robusteye.cli.options import data_options, open_source
 from robusteye.cli.table import format_table, parse_floats
 from robusteye.data import EyeDataset
@@ -98,6 +99,23 @@ def _load_mapped(
     return model, ds, cmap
 
 
+def attack_options(attack: str, *, steps: int | None, norm: str) -> dict[str, Any]:
+    """The command line's --steps and --norm as options of `attack`, refused where it has no
+    such option (FGSM is an L-inf attack: --norm l2 with it is a mistake, not a no-op)."""
+    takes = ATTACKS[attack].options
+    options: dict[str, Any] = {}
+    if steps is not None:
+        if "steps" not in takes:
+            raise UsageError(f"--steps: {attack} is not iterative")
+        options["steps"] = steps
+    if "norm" in takes:
+        options["norm"] = norm
+    elif norm != "linf":
+        l2 = ", ".join(attack_names(norm="l2"))
+        raise UsageError(f"--norm {norm}: {attack} is an L-inf attack (L2: {l2})")
+    return options
+
+
 @click.command()
 @click.argument("checkpoint", type=click.Path())
 @click.option("--data", "source", required=True, help="Data source (synthetic, folder, npz, pz).")
@@ -140,16 +158,21 @@ def evaluate(
 @click.command()
 @click.argument("checkpoint", type=click.Path())
 @click.option("--data", "source", required=True, help="Data source (synthetic, folder, npz, pz).")
-@click.option(
-    "--attack", type=click.Choice(["fgsm", "noise", "pgd"]), default="fgsm", show_default=True
-)
+@click.option("--attack", type=click.Choice(list(ATTACKS)), default="fgsm", show_default=True)
 @click.option("--eps", "eps_text", default=None, help="Comma-separated eps values in [0, 1].")
 @click.option("--snr", "snr_text", default=None, help="Comma-separated target SNRs in dB.")
 @click.option(
-    "--steps", type=click.IntRange(min=1), default=10, show_default=True, help="PGD steps."
+    "--steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Steps of an iterative attack (its default: pgd 10, apgd 100).",
 )
 @click.option(
-    "--norm", type=click.Choice(["linf", "l2"]), default="linf", show_default=True, help="PGD norm."
+    "--norm",
+    type=click.Choice(["linf", "l2"]),
+    default="linf",
+    show_default=True,
+    help="Threat model (attacks that take one).",
 )
 @data_options
 @_split
@@ -171,7 +194,7 @@ def attack(
 ) -> None:
     """Accuracy, macro F1 and ROC-AUC of CHECKPOINT under an attack at each eps or SNR."""
     eps, snr = _eps_or_snr(eps_text, snr_text)
-    options: dict[str, Any] = {"steps": steps, "norm": norm} if attack == "pgd" else {}
+    options = attack_options(attack, steps=steps, norm=norm)
     model, ds = _load(checkpoint, source, folder, limit, seed)
     curve = robustness_curve(
         model, ds.images, ds.labels, model.classes, attack, eps=eps, snr=snr, seed=seed, **options
@@ -189,9 +212,7 @@ def attack(
 @click.command()
 @click.argument("checkpoints", nargs=-1, required=True, type=click.Path())
 @click.option("--data", "source", required=True, help="Data source (synthetic, folder, npz, pz).")
-@click.option(
-    "--attack", type=click.Choice(["fgsm", "noise", "pgd"]), default="fgsm", show_default=True
-)
+@click.option("--attack", type=click.Choice(list(ATTACKS)), default="fgsm", show_default=True)
 @click.option("--eps", "eps_text", default=None, help="Comma-separated eps values in [0, 1].")
 @click.option("--snr", "snr_text", default=None, help="Comma-separated target SNRs in dB.")
 @data_options
@@ -243,14 +264,16 @@ def transfer(
 
 
 def _eps_or_snr(
-    eps_text: str | None, snr_text: str | None
+    eps_text: str | None, snr_text: str | None, *, upper: float | None = 1.0
 ) -> tuple[list[float] | None, list[float] | None]:
-    """Parse exactly one of --eps LIST / --snr LIST; eps values must lie in [0, 1]."""
+    """Parse exactly one of --eps LIST / --snr LIST; eps values must lie in [0, `upper`]
+    (no upper bound for None: an L2 radius may exceed 1)."""
     if (eps_text is None) == (snr_text is None):
         raise UsageError("give --eps LIST or --snr LIST (one of them)")
     eps = parse_floats(eps_text, "--eps") if eps_text else None
-    if eps is not None and any(e < 0 or e > 1 for e in eps):
-        raise UsageError(f"--eps values must lie in [0, 1], got {eps_text}")
+    if eps is not None and any(e < 0 or (upper is not None and e > upper) for e in eps):
+        bound = f"lie in [0, {upper:g}]" if upper is not None else "be >= 0"
+        raise UsageError(f"--eps values must {bound}, got {eps_text}")
     snr = parse_floats(snr_text, "--snr") if snr_text else None
     return eps, snr
 

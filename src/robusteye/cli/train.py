@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from robusteye.attacks import ATTACKS, attack_names
 from robusteye.cli.options import data_options, device_option, open_source
 from robusteye.cli.table import parse_floats
 from robusteye.corruptions import parse_corruptions
@@ -66,7 +67,7 @@ from robusteye.train.run import TrainJob, run_job
 )
 @click.option(
     "--perturbation",
-    type=click.Choice(["fgsm", "noise"]),
+    type=click.Choice(list(ATTACKS)),
     default="fgsm",
     show_default=True,
     help="augment: kind of added examples.",
@@ -99,7 +100,12 @@ from robusteye.train.run import TrainJob, run_job
     show_default=True,
     help="adversarial: eps range MIN:MAX or a list A,B,C.",
 )
-@click.option("--adv-attack", type=click.Choice(["fgsm", "pgd"]), default="fgsm", show_default=True)
+@click.option(
+    "--adv-attack",
+    type=click.Choice(attack_names(white_box=True)),
+    default="fgsm",
+    show_default=True,
+)
 @click.option(
     "--corruptions",
     default=None,

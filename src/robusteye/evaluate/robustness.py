@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
-from robusteye.attacks import eps_for_snr, fgsm_direction, mean_snr_db, run_attack, snr_db
+from robusteye.attacks import eps_for_snr, get_attack, mean_snr_db, snr_db
 from robusteye.errors import UsageError
 from robusteye.evaluate.metrics import Metrics, classification_metrics
 from robusteye.evaluate.predict import predict_logits
@@ -79,25 +78,23 @@ def robustness_curve(
 ) -> RobustnessCurve:
     """Metrics at the clean point and at each eps (or at the eps reaching each SNR in dB).
 
-    FGSM reuses one input gradient for every eps (x + eps * sign(grad) is exact for all).
-    Noise and PGD draw from a generator seeded with `seed` at every eps. `roc=True` also keeps
-    each point's micro ROC curve (`roc_curve_micro`).
+    The attack's `Perturber` is built once: FGSM reuses one input gradient for every eps
+    (x + eps * sign(grad) is exact for all), noise one draw; the other attacks re-run from a
+    generator seeded with `seed` at every eps. `roc=True` also keeps each point's micro ROC
+    curve (`roc_curve_micro`).
     """
     if (eps is None) == (snr is None):
         raise UsageError("give either eps or snr values, not both")
     targets: list[float | None] = [None] * len(eps) if eps is not None else list(snr or [])
-    direction = fgsm_direction(model, x, y).cpu() if attack == "fgsm" and not options else None
+    perturb = get_attack(attack).perturber(model, x, y, seed=seed, **options)
     values = (
         list(eps)
         if eps is not None
         else [
-            eps_for_snr(
-                model, x, y, s, attack=attack, seed=seed, direction=direction,
-                **_snr_options(attack, options),
-            )
+            eps_for_snr(model, x, y, s, attack=attack, seed=seed, perturber=perturb)
             for s in (snr or [])
         ]
-    )  # fmt: skip
+    )
 
     def point(x_eval: Tensor, e: float, target: float | None) -> CurvePoint:
         logits = predict_logits(model, x_eval)
@@ -109,14 +106,5 @@ def robustness_curve(
     for e, target in zip(values, targets, strict=True):
         if e < 0:
             raise UsageError(f"eps must be >= 0, got {e}")
-        if direction is not None:
-            x_adv = (x + e * direction).clamp(0.0, 1.0)
-        else:
-            g = torch.Generator().manual_seed(seed)
-            x_adv = run_attack(attack, model, x, y, e, generator=g, **options).cpu()
-        points.append(point(x_adv, e, target))
+        points.append(point(perturb.at(e).cpu(), e, target))
     return RobustnessCurve(attack, tuple(points), dict(options))
-
-
-def _snr_options(attack: str, options: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in options.items() if attack == "pgd" and k in ("steps", "norm")}

@@ -41,7 +41,7 @@ def regime_tag(r: RegimeConfig) -> str:
             if r.eps_choices
             else f"e{r.eps_min:g}-{r.eps_max:g}"
         )
-        steps = f"-k{r.pgd_steps}" if r.attack == "pgd" else ""
+        steps = f"-k{r.pgd_steps}" if "steps" in r.attack_options() else ""
         return f"adversarial-{r.attack}{steps}-{eps}-f{r.fraction:g}"
     return "standard"
 
@@ -49,7 +49,7 @@ def regime_tag(r: RegimeConfig) -> str:
 def regime_label(r: RegimeConfig) -> str:
     """A human name of a regime grid point, for tables and legends."""
     if r.kind == "augment":
-        what = "FGSM" if r.perturbation == "fgsm" else "noise"
+        what = r.perturbation.upper() if r.needs_source else r.perturbation
         return f"aim 1: +{r.percent:g}% {what} eps {r.eps:g}"
     if r.kind == "adversarial":
         eps = (
@@ -110,7 +110,7 @@ def _cell(
     variant = f"{entry.id}.{regime_tag(regime)}{natural_tag(natural)}"
     suffix = f"f{fold}.s{seed}"
     source = None
-    if regime.kind == "augment" and regime.perturbation == "fgsm" and regime.source is None:
+    if regime.needs_source and regime.source is None:
         source = f"{entry.id}.standard.{suffix}"
     return Cell(
         id=f"{variant}.{suffix}",

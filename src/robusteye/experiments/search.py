@@ -26,7 +26,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from robusteye.experiments.spec import AttackEval, ModelEntry, _Strict, parse_spec
+from robusteye.attacks.registry import ATTACKS
+from robusteye.experiments.spec import AttackEval, AttackName, ModelEntry, _Strict, parse_spec
 from robusteye.experiments.trainspec import (
     _OWNED,
     TrainEvaluation,
@@ -51,7 +52,7 @@ class Objective(_Strict):
     """
 
     metric: Literal["clean", "robust", "weighted"] = "clean"
-    attack: Literal["fgsm", "noise", "pgd"] | None = None
+    attack: AttackName | None = None
     eps: float | None = Field(default=None, ge=0.0, le=1.0)
     snr: float | None = None
     steps: int | None = Field(default=None, ge=1)
@@ -62,7 +63,7 @@ class Objective(_Strict):
     @model_validator(mode="after")
     def _attack(self) -> Objective:
         if self.metric != "clean" and self.attack is None:
-            raise ValueError(f"the {self.metric} objective needs an attack (fgsm, noise or pgd)")
+            raise ValueError(f"the {self.metric} objective needs an attack ({', '.join(ATTACKS)})")
         if self.attack is not None:
             self.attack_eval()  # one eps or snr, checked like an evaluation attack
         elif self.eps is not None or self.snr is not None or self.steps is not None:

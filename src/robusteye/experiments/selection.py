@@ -188,7 +188,7 @@ def run_trial(task: TrialTask, data: EyeDataset) -> dict[str, Any]:
 def _aim1_source(task: TrialTask, train: EyeDataset, data: EyeDataset) -> Any:
     """Aim 1 with FGSM needs a standard model of the same trial and fold to craft on."""
     regime = task.config.regime
-    if regime.perturbation == "noise":
+    if not regime.needs_source:
         return None
     cfg = TrainConfig.from_dict({**task.config.to_dict(), "regime": RegimeConfig()})
     model = create_model(

@@ -11,11 +11,20 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from robusteye.attacks.registry import ATTACKS
 from robusteye.attacks.snr import SNR_MAX_DB
 from robusteye.errors import UsageError
 from robusteye.models import list_models
@@ -25,6 +34,16 @@ from robusteye.train.config import RegimeConfig, TrainConfig
 #: Most cells a spec may ask for (the study's full aim 1 is 820): a larger grid is a typo,
 #: and would not run in a lifetime; counted before anything is expanded.
 MAX_CELLS = 100_000
+
+
+def _known_attack(name: str) -> str:
+    if name not in ATTACKS:
+        raise ValueError(f"unknown attack {name!r} (known: {', '.join(ATTACKS)})")
+    return name
+
+
+#: An attack named in a spec: one of `robusteye.attacks.ATTACKS`.
+AttackName = Annotated[str, AfterValidator(_known_attack)]
 
 #: TrainConfig fields the runner owns: seeds come from `seeds`, validation from the folds.
 _RUNNER_OWNED = ("regime", "seed", "device", "val_fraction", "tensorboard")
@@ -144,7 +163,7 @@ class RegimeGrid(_Strict):
 class AttackEval(_Strict):
     """An evaluation attack at eps values or at the eps reaching each SNR (dB)."""
 
-    name: Literal["fgsm", "noise", "pgd"]
+    name: AttackName
     eps: list[float] | None = None
     snr: list[float] | None = None
     limit: int | None = Field(default=None, ge=1)
@@ -154,8 +173,10 @@ class AttackEval(_Strict):
     @model_validator(mode="after")
     def _one_axis(self) -> AttackEval:
         _eps_or_snr(self.eps, self.snr)
-        if self.name != "pgd" and (self.steps is not None or self.norm is not None):
-            raise ValueError(f"steps and norm are options of pgd, not {self.name}")
+        try:
+            ATTACKS[self.name].check_options(self.options)
+        except UsageError as err:
+            raise ValueError(str(err)) from None
         return self
 
     @property
@@ -166,7 +187,7 @@ class AttackEval(_Strict):
 class TransferEval(_Strict):
     """Transferability between the variants of each fold, one matrix per eps or SNR."""
 
-    attack: Literal["fgsm", "noise", "pgd"] = "fgsm"
+    attack: AttackName = "fgsm"
     eps: list[float] | None = None
     snr: list[float] | None = None
     limit: int | None = Field(default=None, ge=1)
@@ -174,6 +195,27 @@ class TransferEval(_Strict):
     @model_validator(mode="after")
     def _one_axis(self) -> TransferEval:
         _eps_or_snr(self.eps, self.snr)
+        return self
+
+
+class AuditEval(_Strict):
+    """The attack audit (`robusteye.evaluate.audit`): the worst case over FGSM, PGD, noise,
+    APGD-CE, APGD-T and Square, with the indicators of attack failure."""
+
+    eps: list[float] | None = None
+    snr: list[float] | None = None
+    norm: Literal["linf", "l2"] = "linf"
+    suite: Literal["standard", "quick"] = "standard"
+    limit: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_axis(self) -> AuditEval:
+        if self.norm == "l2" and self.eps is not None:  # an L2 radius may exceed 1
+            _eps_or_snr([min(e, 1.0) for e in self.eps], None)
+            if any(e < 0 for e in self.eps):
+                raise ValueError(f"eps values must be >= 0, got {self.eps}")
+        else:
+            _eps_or_snr(self.eps, self.snr)
         return self
 
 
@@ -208,6 +250,8 @@ class Evaluation(_Strict):
     #: natural corruptions, scored side by side with the attacks
     corruptions: CorruptionEval | None = None
     transfer: TransferEval | None = None
+    #: the worst case over a suite of attacks, with indicators of attack failure
+    audit: AuditEval | None = None
     #: at most this many evaluation images are attacked (clean metrics use all of them)
     limit: int | None = Field(default=None, ge=1)
     #: crops shown in the report's image grid
@@ -262,9 +306,7 @@ class ExperimentSpec(_Strict):
         if cells > MAX_CELLS:
             raise ValueError(f"the spec has {cells:,} cells (at most {MAX_CELLS:,})")
         needs_source = any(
-            r.kind == "augment" and r.perturbation == "fgsm" and r.source is None
-            for g in self.regimes
-            for r in g.expand()
+            r.needs_source and r.source is None for g in self.regimes for r in g.expand()
         )
         if needs_source and not any(g.kind == "standard" for g in self.regimes):
             raise ValueError(

@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from robusteye.attacks.registry import ATTACKS, attack_names
 from robusteye.corruptions import MAX_SEVERITY, parse_corruptions
 from robusteye.devices import parse_device
 from robusteye.errors import UsageError
@@ -29,10 +30,12 @@ class RegimeConfig:
 
     - `standard`: clean data only.
     - `augment` (aim 1): `percent`% of the training set perturbed once by `perturbation`
-      ("fgsm" from `source` or a standard model trained first, or "noise") at `eps`, added with
+      (any attack of `ATTACKS`: "fgsm" from `source` or a standard model trained first, or
+      "noise", which needs no model) at `eps`, added with
       the true labels; then training from scratch.
     - `adversarial` (aim 2): in every batch a `fraction` of the examples is replaced by
-      `attack` examples crafted on the current model, eps per example uniform in
+      `attack` examples (a gradient attack of `ATTACKS`, `pgd_steps` steps where it takes
+      steps) crafted on the current model, eps per example uniform in
       [`eps_min`, `eps_max`] (or drawn from `eps_choices` when given).
     """
 
@@ -53,12 +56,13 @@ class RegimeConfig:
             self.kind in REGIMES, f"regime must be one of {', '.join(REGIMES)}, got {self.kind!r}"
         )
         _check(
-            self.perturbation in ("fgsm", "noise"),
-            f"augment perturbation must be fgsm or noise, got {self.perturbation!r}",
+            self.perturbation in ATTACKS,
+            f"augment perturbation must be one of {', '.join(ATTACKS)}, got {self.perturbation!r}",
         )
+        white_box = attack_names(white_box=True)
         _check(
-            self.attack in ("fgsm", "pgd"),
-            f"adversarial attack must be fgsm or pgd, got {self.attack!r}",
+            self.attack in white_box,
+            f"adversarial attack must be one of {', '.join(white_box)}, got {self.attack!r}",
         )
         _check(_finite(self.eps) and 0 < self.eps <= 1, f"eps must lie in (0, 1], got {self.eps}")
         _check(
@@ -81,6 +85,18 @@ class RegimeConfig:
             f"eps choices must lie in [0, 1], got {list(self.eps_choices)}",
         )
         _check(self.pgd_steps >= 1, f"pgd_steps must be >= 1, got {self.pgd_steps}")
+
+    @property
+    def needs_source(self) -> bool:
+        """Aim 1 with a perturbation crafted on a model (anything but noise)."""
+        return self.kind == "augment" and ATTACKS[self.perturbation].needs_model
+
+    def attack_options(self) -> dict[str, Any]:
+        """Options of the adversarial regime's attack: `pgd_steps` where it takes steps, and
+        the last iterate (Madry's training attack) where it would keep the best one."""
+        names = ATTACKS[self.attack].options
+        opts: dict[str, Any] = {"steps": self.pgd_steps} if "steps" in names else {}
+        return {**opts, "best": False} if "best" in names else opts
 
     def summary(self) -> dict[str, Any]:
         """Only the fields that matter for this kind (for configs, logs and result rows)."""

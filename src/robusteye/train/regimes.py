@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from robusteye.attacks import fgsm, pgd, uniform_noise
+from robusteye.attacks import ATTACKS
 from robusteye.data import EyeDataset
 from robusteye.train.config import RegimeConfig
 
@@ -30,10 +30,8 @@ def adversarial_batch(
         return x
     rows = torch.randperm(n, generator=generator)[:k].to(x.device)
     eps = draw_eps(k, regime, generator).to(x.device, x.dtype)
-    if regime.attack == "pgd":
-        adv = pgd(model, x[rows], y[rows], eps, steps=regime.pgd_steps, generator=generator)
-    else:
-        adv = fgsm(model, x[rows], y[rows], eps)
+    attack = ATTACKS[regime.attack]
+    adv = attack(model, x[rows], y[rows], eps, generator=generator, **regime.attack_options())
     out = x.clone()
     out[rows] = adv
     return out
@@ -47,11 +45,9 @@ def perturbed_copies(
     k = max(1, round(len(train) * regime.percent / 100.0))
     rows = torch.randperm(len(train), generator=g)[:k].sort().values
     x, y = train.images[rows], train.labels[rows]
-    if regime.perturbation == "noise":
-        adv = uniform_noise(x, regime.eps, generator=g)
-    else:
-        assert source is not None, "FGSM augmentation needs a source model"
-        adv = fgsm(source, x, y, regime.eps).cpu()
+    if regime.needs_source:
+        assert source is not None, f"{regime.perturbation} augmentation needs a source model"
+    adv = ATTACKS[regime.perturbation](source, x, y, regime.eps, generator=g).cpu()
     idx = rows.tolist()
     return EyeDataset(
         images=torch.cat([train.images, adv]),

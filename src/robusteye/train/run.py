@@ -165,7 +165,7 @@ def _aim1_source(
 ) -> EyeModel | None:
     """The FGSM source for aim 1: a given checkpoint, or a standard model trained first."""
     regime = job.config.regime
-    if regime.perturbation == "noise":
+    if not regime.needs_source:
         return None
     if regime.source is not None:
         if not Path(regime.source).exists():
