@@ -19,9 +19,11 @@ import torch
 from torch import Tensor, nn
 
 from robusteye.attacks._core import Eps
+from robusteye.attacks.apgd import apgd
 from robusteye.attacks.fgsm import fgsm, fgsm_direction
 from robusteye.attacks.noise import noise_unit, uniform_noise
 from robusteye.attacks.pgd import pgd
+from robusteye.attacks.square import square
 from robusteye.errors import UsageError
 
 
@@ -137,6 +139,27 @@ def _fgsm(
     return fgsm(model, x, y, eps, targeted=targeted, chunk_size=chunk_size)
 
 
+def _apgd_t(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    eps: Eps,
+    *,
+    generator: torch.Generator | None = None,
+    norm: str = "linf",
+    loss: str = "dlr",
+    steps: int = 100,
+    restarts: int = 1,
+    n_targets: int | None = 9,
+    chunk_size: int | None = None,
+) -> Tensor:
+    """APGD-T: targeted APGD with the DLR loss towards the most likely other classes."""
+    return apgd(
+        model, x, y, eps, norm=norm, loss=loss, steps=steps, restarts=restarts, targeted=True,
+        n_targets=n_targets, generator=generator, chunk_size=chunk_size,
+    )  # fmt: skip
+
+
 def _register(*attacks: Attack) -> dict[str, Attack]:
     return {a.name: a for a in attacks}
 
@@ -153,6 +176,15 @@ ATTACKS: dict[str, Attack] = _register(
         direction=_noise_direction, needs_model=False,
     ),
     Attack("pgd", pgd, ("linf", "l2"), True, "projected gradient ascent (Madry et al. 2018)"),
+    Attack("apgd", apgd, ("linf", "l2"), True, "Auto-PGD, CE/DLR/margin (Croce & Hein 2020)"),
+    Attack(
+        "apgd-t", _apgd_t, ("linf", "l2"), True,
+        "targeted Auto-PGD with DLR towards the top other classes (Croce & Hein 2020)",
+    ),
+    Attack(
+        "square", square, ("linf",), False,
+        "gradient-free random search, margin loss (Andriushchenko et al. 2020)",
+    ),
 )  # fmt: skip
 
 
