@@ -50,9 +50,10 @@ def test_every_np_load_refuses_pickles() -> None:
 
 
 def test_the_only_unpickler_is_the_restricted_one() -> None:
-    subclasses = _calls(r"class \w+\(pickle\.Unpickler\)")
+    # the pure-Python base (pickle._Unpickler): its dispatch can be bounded step by step
+    subclasses = _calls(r"class \w+\(pickle\._?Unpickler\)")
     assert [(str(p), t) for p, _, t in subclasses] == [
-        ("data/pz.py", "class RestrictedUnpickler(pickle.Unpickler):")
+        ("data/pz.py", "class RestrictedUnpickler(pickle._Unpickler):")
     ]
     text = (SRC / "data" / "pz.py").read_text()
     assert "def find_class" in text

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from robusteye.data import load_dataset, person_kfold
-from robusteye.data.imageio import read_image
+from robusteye.data.imageio import _to_gray, read_image, resize_crop
 from robusteye.errors import DataError, UsageError
 
 
@@ -80,7 +80,7 @@ def test_corrupt_and_truncated_images_name_the_file(tmp_path):
         load_dataset(root)
 
 
-@pytest.mark.parametrize("kind", ["rgba", "palette", "i16", "rgb_large", "float"])
+@pytest.mark.parametrize("kind", ["rgba", "palette", "i16", "rgb_large"])
 def test_image_modes_become_gray_32(tmp_path, kind):
     rng = np.random.default_rng(1)
     if kind == "rgba":
@@ -92,11 +92,9 @@ def test_image_modes_become_gray_32(tmp_path, kind):
         img = Image.fromarray(rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)).convert("P")
     elif kind == "i16":
         img = Image.fromarray(np.full((32, 32), 65535 // 2, np.uint16))
-    elif kind == "rgb_large":
-        img = Image.fromarray(rng.integers(0, 255, (1500, 2000, 3), dtype=np.uint8))
     else:
-        img = Image.fromarray(np.full((20, 20), 0.25, np.float32))
-    path = tmp_path / f"{kind}.{'tif' if kind == 'float' else 'png'}"
+        img = Image.fromarray(rng.integers(0, 255, (1500, 2000, 3), dtype=np.uint8))
+    path = tmp_path / f"{kind}.png"
     img.save(path)
     out = read_image(path)
     assert out.shape == (32, 32) and out.dtype == np.float32
@@ -105,8 +103,16 @@ def test_image_modes_become_gray_32(tmp_path, kind):
         assert out[:10].mean() < 0.1 and out[-10:].mean() > 0.9
     if kind == "i16":
         np.testing.assert_allclose(out, 0.5, atol=1e-3)
-    if kind == "float":
-        np.testing.assert_allclose(out, 0.25, atol=1e-6)
+
+
+def test_float_images_scale_and_tiff_is_refused(tmp_path):
+    """Float ("F") pixels keep their [0, 1] scale; a TIFF, the only format that stores them,
+    is outside the formats robusteye decodes (PNG, JPEG, BMP) and refused by name."""
+    img = Image.fromarray(np.full((20, 20), 0.25, np.float32))
+    np.testing.assert_allclose(resize_crop(_to_gray(img)), 0.25, atol=1e-6)
+    img.save(tmp_path / "float.tif")
+    with pytest.raises(DataError, match=r"float\.tif: not a readable image \(robusteye reads"):
+        read_image(tmp_path / "float.tif")
 
 
 def test_real_folder_with_manifest(real_a):

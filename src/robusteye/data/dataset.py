@@ -21,6 +21,12 @@ from robusteye.errors import DataError, UsageError
 from robusteye.io import atomic_path
 
 IMAGE_SIZE = 32
+#: Most images robusteye reads into one data set (4 GB of 32 x 32 float32 crops): a synthetic
+#: `n`, the crops of an .npz or data.pz and the files of an image folder are checked against it
+#: before anything that large is allocated. The study has 5,722.
+MAX_IMAGES = 1_000_000
+#: Longest class name, person id or source name the .npz and data.pz loaders accept.
+MAX_NAME_CHARS = 1024
 #: The study's four classes, ordered by eyelid aperture (open -> closed), then "not visible".
 STUDY_CLASSES: tuple[str, ...] = ("open", "partiallyOpen", "closed", "notVisible")
 _NPZ_FORMAT = "robusteye.EyeDataset/1"
@@ -86,10 +92,15 @@ class EyeDataset:
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write a compressed .npz atomically (no pickle inside); returns the path written."""
+        """Write a compressed .npz atomically (no pickle inside); returns the path written.
+
+        An empty data set is refused: `load` would refuse the file it makes.
+        """
         path = Path(path)
         if path.suffix != ".npz":
             raise UsageError(f"dataset file must end in .npz: {path}")
+        if len(self) == 0:
+            raise DataError(f"refusing to write {path}: the data set holds no images")
         arrays: dict[str, np.ndarray] = {
             "format": np.array(_NPZ_FORMAT),
             "images": self.images.numpy(),

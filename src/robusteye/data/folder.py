@@ -9,6 +9,7 @@ together: `meta["person_source"]` says which rule was used).
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 import re
@@ -18,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robusteye.data.dataset import STUDY_CLASSES, EyeDataset
+from robusteye.data.dataset import MAX_IMAGES, STUDY_CLASSES, EyeDataset
 from robusteye.data.imageio import IMAGE_SUFFIXES, read_image
 from robusteye.errors import DataError, UsageError
+from robusteye.readers import read_text
 
 log = logging.getLogger(__name__)
 #: MRL Eye Dataset names look like `s0001_00001_0_0_0_0_0_01.png`: the subject is `s0001`.
@@ -82,9 +84,16 @@ def _list_images(root: Path, label_map: dict[str, str]) -> list[tuple[Path, str]
     files: list[tuple[Path, str]] = []
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         label = label_map.get(sub.name, sub.name)
-        for f in sorted(sub.iterdir()):
+        found = []
+        for f in sub.iterdir():  # counted as listed: the check comes before any image is read
             if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in IMAGE_SUFFIXES:
-                files.append((f, label))
+                found.append(f)
+                if len(files) + len(found) > MAX_IMAGES:
+                    raise DataError(
+                        f"{root}: more than {MAX_IMAGES:,} images; robusteye reads at most "
+                        f"{MAX_IMAGES:,} into one data set"
+                    )
+        files.extend((f, label) for f in sorted(found))
     if not files:
         raise DataError(f"no images found in {root} (expected {root}/<label>/*.png|jpg|jpeg|bmp)")
     return files
@@ -141,11 +150,12 @@ def _persons(
 
 
 def _read_manifest(path: Path) -> dict[str, str]:
+    # a regular file of bounded size (64 MiB: about a million rows), never a FIFO or a device
+    text = read_text(path)
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            if reader.fieldnames is None or not {"file", "person_id"} <= set(reader.fieldnames):
-                raise DataError(f"{path}: manifest needs the columns file and person_id")
-            return {row["file"]: row["person_id"] for row in reader if row.get("person_id")}
-    except (UnicodeDecodeError, csv.Error) as err:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if reader.fieldnames is None or not {"file", "person_id"} <= set(reader.fieldnames):
+            raise DataError(f"{path}: manifest needs the columns file and person_id")
+        return {row["file"]: row["person_id"] for row in reader if row.get("person_id")}
+    except csv.Error as err:
         raise DataError(f"{path}: unreadable manifest ({err})") from None

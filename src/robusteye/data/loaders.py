@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from robusteye.data.dataset import EyeDataset
 from robusteye.errors import UsageError
+from robusteye.readers import open_regular
 
 _SYNTHETIC_KEYS = {"n": int, "seed": int, "n_persons": int}
 _FOLDER_KEYS = {"label_map", "classes", "manifest", "person_regex"}
@@ -63,11 +65,23 @@ def parse_synthetic(text: str) -> dict[str, int]:
                 f"bad synthetic option {item!r}: use "
                 f"synthetic:{','.join(k + '=INT' for k in _SYNTHETIC_KEYS)}"
             )
-        try:
-            params[key] = int(value)
-        except ValueError:
-            raise UsageError(f"synthetic option {key} must be an integer, got {value!r}") from None
+        params[key] = _integer(key, value.strip())
     return params
+
+
+def _integer(key: str, value: str) -> int:
+    """`value` as an int; `5e3` (an integer in exponent form) is 5000."""
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    match = re.fullmatch(r"([+-]?\d{1,18})[eE]\+?(\d{1,2})", value)
+    if match is None:
+        raise UsageError(f"synthetic option {key} must be an integer, got {value!r}")
+    number = int(match[1]) * 10 ** int(match[2])
+    if abs(number) >= 1 << 63:
+        raise UsageError(f"synthetic option {key} is out of range, got {value!r}")
+    return number  # the generator checks the range of each option
 
 
 def _synthetic(text: str, options: dict[str, Any]) -> EyeDataset:
@@ -97,13 +111,18 @@ def _check_options(options: dict[str, Any], allowed: set[str], what: str) -> Non
 
 
 def _sniff(path: Path) -> str:
+    """The kind of data file `path` is ("npz", "pz" or "unknown"): by suffix, else by content.
+
+    The file is opened first in every case, through `open_regular`: a FIFO, socket or device
+    is refused here with one line (opening a FIFO to read its head would block forever).
+    """
+    with open_regular(path, error=UsageError) as fh:
+        head = fh.read(4)
     suffix = path.suffix.lower()
     if suffix == ".npz":
         return "npz"
     if suffix in (".pz", ".pkl", ".pickle", ".gz"):
         return "pz"
-    with path.open("rb") as fh:
-        head = fh.read(4)
     if head.startswith(b"PK"):
         return "npz"
     if head.startswith(b"\x1f\x8b") or head.startswith(b"\x80"):

@@ -1,67 +1,179 @@
-"""Read `.npz` files written by `EyeDataset.save` (pickle disabled, every field checked)."""
+"""Read `.npz` files written by `EyeDataset.save` (pickle disabled, every field checked).
+
+An .npz is a zip of `.npy` members, and a zip member can expand a thousandfold, so the file is
+read member by member through `zipfile`: only the members a data set uses are opened, each
+`.npy` header (dtype and shape) is checked before a byte of its data is decompressed, and
+then exactly the bytes the header declares are read. A member robusteye does not use is never
+decompressed, and no header can make us allocate more than the bounds below.
+"""
 
 from __future__ import annotations
 
-import json
+import math
 import os
+import zipfile
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import torch
 
-from robusteye.data.dataset import _NPZ_FORMAT, EyeDataset
+from robusteye.data.dataset import (
+    _NPZ_FORMAT,
+    IMAGE_SIZE,
+    MAX_IMAGES,
+    MAX_NAME_CHARS,
+    EyeDataset,
+)
 from robusteye.errors import DataError, UsageError
+from robusteye.readers import MAX_TEXT_BYTES, open_regular, parse_json
 
 _REQUIRED = ("images", "labels", "classes", "persons")
+_OPTIONAL = ("sources", "meta", "format")
+#: Most class names in one data set (models have at most 1,000 outputs).
+MAX_CLASSES = 10_000
+#: numpy's own bound on a `.npy` header (`np.load`'s default `max_header_size`).
+_MAX_HEADER = 10_000
+_CHUNK = 1 << 20  # bytes decompressed at a time
+
+Header = tuple[tuple[int, ...], bool, np.dtype[Any]]
 
 
 def load_npz(path: str | os.PathLike[str]) -> EyeDataset:
     """Load an `EyeDataset` from `.npz`; anything malformed raises one-line `DataError`."""
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array
-            raise DataError(f"{path}: not a robusteye dataset (one .npy array, not an .npz)")
-        with loaded as npz:
-            missing = [k for k in _REQUIRED if k not in npz.files]
-            if missing:
-                raise DataError(f"{path}: not a robusteye dataset (missing {', '.join(missing)})")
-            fields = {k: npz[k] for k in npz.files}
-    except DataError:
-        raise
-    except ValueError as err:
-        if "allow_pickle" in str(err):  # object arrays and pickles need pickle: refused
-            raise DataError(f"{path}: refused ({err})") from None
-        raise DataError(f"{path}: not a readable .npz file ({_reason(err)})") from None
-    except Exception as err:  # zip, zlib and numpy's header parser raise many types on garbage
-        raise DataError(f"{path}: not a readable .npz file ({_reason(err)})") from None
-    if "format" in fields and str(fields["format"]) != _NPZ_FORMAT:
-        raise DataError(f"{path}: unknown dataset format {str(fields['format'])!r}")
+    with open_regular(path, error=UsageError) as fh:
+        try:
+            fields = _read_fields(path, fh)
+        except DataError:
+            raise
+        except Exception as err:  # zip, zlib and numpy's header parser raise many types on garbage
+            raise DataError(f"{path}: not a readable .npz file ({_reason(err)})") from None
     return _from_arrays(path, fields)
 
 
-def _from_arrays(path: Path, f: dict[str, np.ndarray]) -> EyeDataset:
-    images, labels = f["images"], f["labels"]
-    if images.dtype != np.float32:
-        raise DataError(f"{path}: images must be float32, got {images.dtype}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"{path}: labels must be integers, got {labels.dtype}")
+def _read_fields(path: Path, fh: IO[bytes]) -> dict[str, np.ndarray]:
+    head = fh.read(6)
+    fh.seek(0)
+    if head.startswith(b"\x93NUMPY"):
+        raise DataError(f"{path}: not a robusteye dataset (one .npy array, not an .npz)")
+    if not head.startswith(b"PK"):
+        raise DataError(f"{path}: not a readable .npz file (not a zip archive)")
+    with zipfile.ZipFile(fh) as zf:
+        names = set(zf.namelist())
+        missing = [k for k in _REQUIRED if f"{k}.npy" not in names]
+        if missing:
+            raise DataError(f"{path}: not a robusteye dataset (missing {', '.join(missing)})")
+        used = [k for k in (*_REQUIRED, *_OPTIONAL) if f"{k}.npy" in names]
+        headers = {key: _header(zf, key) for key in used}  # no data decompressed yet
+        _check_headers(path, headers)
+        return {key: _read_array(zf, key, headers[key]) for key in used}
+
+
+def _header(zf: zipfile.ZipFile, key: str) -> Header:
+    with zf.open(f"{key}.npy") as fp:
+        return _read_header(fp, key)
+
+
+def _read_header(fp: IO[bytes], key: str) -> Header:
+    version = np.lib.format.read_magic(fp)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp, max_header_size=_MAX_HEADER)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp, max_header_size=_MAX_HEADER)
+    else:
+        raise ValueError(f"{key}.npy: unsupported .npy format version {version[0]}.{version[1]}")
+    return tuple(int(d) for d in shape), bool(fortran), np.dtype(dtype)
+
+
+def _check_headers(path: Path, h: dict[str, Header]) -> None:
+    """Every check that the headers alone allow, in the order `EyeDataset` makes them."""
+    if any(dtype.hasobject for _, _, dtype in h.values()):
+        raise DataError(f"{path}: refused (Object arrays cannot be loaded when allow_pickle=False)")
+    if any(dtype.fields is not None or dtype.subdtype is not None for _, _, dtype in h.values()):
+        raise DataError(f"{path}: not a readable .npz file (structured arrays are not a dataset)")
+    shape, _, dtype = h["images"]
+    if dtype != np.float32:
+        raise DataError(f"{path}: images must be float32, got {dtype}")
+    if not np.issubdtype(h["labels"][2], np.integer):
+        raise DataError(f"{path}: labels must be integers, got {h['labels'][2]}")
     for key in ("classes", "persons", "sources"):
-        if key in f and f[key].dtype.kind != "U":
-            raise DataError(f"{path}: {key} must be strings, got {f[key].dtype}")
+        if key in h and h[key][2].kind != "U":
+            raise DataError(f"{path}: {key} must be strings, got {h[key][2]}")
+    if len(shape) != 4 or shape[1:] != (1, IMAGE_SIZE, IMAGE_SIZE):
+        raise DataError(f"{path}: images must have shape N x 1 x 32 x 32, got {shape}")
+    n = shape[0]
+    if n > MAX_IMAGES:
+        raise DataError(
+            f"{path}: not a readable .npz file (images.npy declares {n:,} images; "
+            f"robusteye reads at most {MAX_IMAGES:,})"
+        )
+    if n == 0:
+        raise DataError(f"{path}: holds no images")
+    labels = h["labels"][0]
+    if len(labels) != 1:
+        raise DataError(
+            f"{path}: labels must be a 1-D int64 tensor, got torch.int64 with shape {labels}"
+        )
+    persons = math.prod(h["persons"][0])
+    if labels[0] != n or persons != n:
+        raise DataError(
+            f"{path}: lengths differ: {n} images, {labels[0]} labels, {persons} person ids"
+        )
+    if "sources" in h and math.prod(h["sources"][0]) != n:
+        raise DataError(
+            f"{path}: lengths differ: {n} images, {math.prod(h['sources'][0])} source names"
+        )
+    if math.prod(h["classes"][0]) > MAX_CLASSES:
+        raise DataError(
+            f"{path}: not a readable .npz file (classes.npy declares "
+            f"{math.prod(h['classes'][0]):,} classes; at most {MAX_CLASSES:,})"
+        )
+    for key in ("classes", "persons", "sources"):
+        if key in h and h[key][2].itemsize > 4 * MAX_NAME_CHARS:
+            raise DataError(
+                f"{path}: not a readable .npz file ({key}.npy holds names of up to "
+                f"{h[key][2].itemsize // 4:,} characters; at most {MAX_NAME_CHARS:,})"
+            )
+    for key, limit in (("meta", MAX_TEXT_BYTES), ("format", 4 * MAX_NAME_CHARS)):
+        if key in h:
+            mshape, _, mdtype = h[key]
+            if mdtype.kind != "U" or math.prod(mshape) != 1 or mdtype.itemsize > limit:
+                what = "metadata" if key == "meta" else "the format name"
+                raise DataError(f"{path}: {what} must be one string, got {mdtype} {mshape}")
+
+
+def _read_array(zf: zipfile.ZipFile, key: str, header: Header) -> np.ndarray:
+    """The array of member `key`, reading exactly the bytes its (checked) header declares."""
+    shape, fortran, dtype = header
+    count = math.prod(shape)
+    array = np.empty(count, dtype=dtype)
+    with zf.open(f"{key}.npy") as fp:
+        _read_header(fp, key)
+        per_chunk = max(1, _CHUNK // max(dtype.itemsize, 1))
+        for start in range(0, count if dtype.itemsize else 0, per_chunk):
+            k = min(per_chunk, count - start)
+            data = fp.read(k * dtype.itemsize)
+            if len(data) != k * dtype.itemsize:
+                raise DataError(f"{key}.npy is truncated (its header declares {shape})")
+            array[start : start + k] = np.frombuffer(data, dtype=dtype, count=k)
+    if fortran:
+        return array.reshape(shape[::-1]).transpose()
+    return array.reshape(shape)
+
+
+def _from_arrays(path: Path, f: dict[str, np.ndarray]) -> EyeDataset:
+    if "format" in f and str(f["format"].reshape(())) != _NPZ_FORMAT:
+        raise DataError(f"{path}: unknown dataset format {str(f['format'].reshape(()))!r}")
+    images, labels = f["images"], f["labels"]
     meta = {}
     if "meta" in f:
-        try:
-            meta = json.loads(str(f["meta"]))
-        except (json.JSONDecodeError, RecursionError) as err:
-            raise DataError(f"{path}: metadata is not valid JSON ({err})") from None
+        meta = parse_json(str(f["meta"].reshape(())), f"{path}: metadata is not valid JSON")
         if not isinstance(meta, dict):
             raise DataError(f"{path}: metadata must be a JSON object")
     try:
         return EyeDataset(
-            images=torch.from_numpy(np.asarray(images, order="C")),  # keeps a 0-d shape
+            images=torch.from_numpy(np.ascontiguousarray(images)),
             labels=torch.from_numpy(labels.astype(np.int64, copy=False)),
             classes=tuple(f["classes"].reshape(-1).tolist()),
             persons=tuple(f["persons"].reshape(-1).tolist()),

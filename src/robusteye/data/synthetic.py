@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from robusteye.data import _render as R
-from robusteye.data.dataset import STUDY_CLASSES, EyeDataset
+from robusteye.data.dataset import MAX_IMAGES, STUDY_CLASSES, EyeDataset
 from robusteye.errors import UsageError
 
 GENERATOR_ID = "robusteye.synthetic/1"
@@ -42,7 +42,7 @@ def generate_synthetic(n: int = 5722, *, seed: int = 0, n_persons: int = 48) -> 
     Class sizes follow the study's proportions (about 1.4-1.5k per class for the default n);
     persons get near-equal numbers of crops.
     """
-    _check_int("n", n, len(STUDY_CLASSES))
+    _check_int("n", n, len(STUDY_CLASSES), MAX_IMAGES)
     _check_int("n_persons", n_persons, 1)
     _check_int("seed", seed, 0)
     if n_persons > n:
@@ -78,11 +78,13 @@ def generate_synthetic(n: int = 5722, *, seed: int = 0, n_persons: int = 48) -> 
     )
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
+def _check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise UsageError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
         raise UsageError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise UsageError(f"{name} must be at most {maximum:,}, got {value:,}")
 
 
 def _class_labels(n: int) -> np.ndarray:
