@@ -12,6 +12,7 @@ import sys
 import click
 
 from robusteye import __version__
+from robusteye.cli.audit import audit_command
 from robusteye.cli.corrupt import corrupt
 from robusteye.cli.data import data
 from robusteye.cli.evaluate import attack, evaluate, transfer
@@ -35,7 +36,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for _command in (
-    data, train, evaluate, attack, transfer, corrupt, inspect, experiment, select, report, predict,
+    data, train, evaluate, attack, audit_command, transfer, corrupt, inspect, experiment, select,
+    report, predict,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -1,6 +1,8 @@
-"""Evaluation: metrics from logits, robustness curves, transferability between models, the
+"""Evaluation: metrics from logits, robustness curves, the attack audit (worst case and
+indicators of attack failure), transferability between models, the
 corruption benchmark, and class maps for data labelled with other classes than the model's."""
 
+from robusteye.evaluate.audit import AuditPoint, AuditResult, Indicator, audit
 from robusteye.evaluate.classmap import CLASS_MAPS, ClassMap, align_to_model, class_map
 from robusteye.evaluate.corruption import (
     CorruptionPoint,
@@ -14,14 +16,18 @@ from robusteye.evaluate.transfer import TransferMatrix, transfer_matrix
 
 __all__ = [
     "CLASS_MAPS",
+    "AuditPoint",
+    "AuditResult",
     "ClassMap",
     "CorruptionPoint",
     "CorruptionResult",
     "CurvePoint",
+    "Indicator",
     "Metrics",
     "RobustnessCurve",
     "TransferMatrix",
     "align_to_model",
+    "audit",
     "class_map",
     "classification_metrics",
     "corruption_benchmark",

@@ -247,6 +247,7 @@ def _cell_task(
         eval_set="holdout" if spec.holdout > 0 else "fold test",
         attacks=tuple(spec.evaluation.attacks),
         corruptions=spec.evaluation.corruptions,
+        audit=spec.evaluation.audit,
         data_source=spec.data,
         work_dir=str((out / "cells" / cell.id / "train").resolve()),
         source_files=source,

@@ -25,10 +25,11 @@ from robusteye.evaluate import (
     robustness_curve,
     transfer_matrix,
 )
+from robusteye.evaluate.audit import WORST_CASE, audit
 from robusteye.evaluate.corruption import corruption_benchmark
 from robusteye.evaluate.roc import roc_curve_micro
 from robusteye.experiments.cells import Cell
-from robusteye.experiments.spec import AttackEval, CorruptionEval, TransferEval
+from robusteye.experiments.spec import AttackEval, AuditEval, CorruptionEval, TransferEval
 from robusteye.models import EyeModel, create_model, load_model, save_model
 from robusteye.models.checkpoint import CARD_NAME
 from robusteye.train.config import TrainConfig
@@ -54,6 +55,7 @@ class CellTask:
     source_files: Files | None = None
     threads: int | None = None
     corruptions: CorruptionEval | None = None
+    audit: AuditEval | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,10 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
     logits = predict_logits(model, evaluation.images)
     clean = classification_metrics(logits, evaluation.labels, data.classes)
     curves = [attack_curve(model, data, task.attack_idx, a, cell.seed) for a in task.attacks]
+    audited = None
+    if task.audit is not None:
+        audited = audit_scores(model, data, task.attack_idx, task.audit, cell.seed)
+        curves.append(worst_case_curve(audited))
     natural = None
     if task.corruptions is not None:
         natural = corruption_scores(model, data, task.attack_idx, task.corruptions, cell.seed)
@@ -125,6 +131,7 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
         "roc": roc_curve_micro(logits, evaluation.labels),
         "attacks": curves,
         **({"corruptions": natural} if natural is not None else {}),
+        **({"audit": audited} if audited is not None else {}),
         "checkpoint": f"cells/{cell.id}/model",
         "seconds": round(time.perf_counter() - start, 3),
     }
@@ -156,6 +163,43 @@ def attack_curve(
     curve["points"] = curve["points"][1:]
     curve["n"] = len(attacked)
     return curve
+
+
+def audit_scores(
+    model: EyeModel, data: EyeDataset, rows: np.ndarray, spec: AuditEval, seed: int
+) -> dict[str, Any]:
+    """The attack audit on the first `spec.limit` of the attacked rows (per-example masks
+    left out of the row: the counts and indicators are what a report needs)."""
+    scored = data.subset(rows[: spec.limit] if spec.limit else rows)
+    result = audit(
+        model, scored.images, scored.labels, spec.eps, snr=spec.snr, norm=spec.norm,
+        suite=spec.suite, seed=seed,
+    ).to_dict()  # fmt: skip
+    for point in result["points"]:
+        point.pop("broken_by", None)
+    return result
+
+
+def worst_case_curve(result: dict[str, Any]) -> dict[str, Any]:
+    """The audit's worst case as one more robustness curve (accuracy only), so tables and
+    figures show it next to FGSM and PGD."""
+    points = result["points"]
+    return {
+        "attack": WORST_CASE,
+        "options": {"suite": result["suite"], "norm": result["norm"]},
+        "clean": {"accuracy": points[0]["clean_accuracy"] if points else None},
+        "points": [
+            {
+                "eps": p["eps"],
+                "snr_db": p["snr_db"],
+                "mean_snr_db": p["snr_db"],
+                "target_snr_db": p["target_snr_db"],
+                "metrics": {"accuracy": p["worst_accuracy"]},
+            }
+            for p in points
+        ],
+        "n": result["n"],
+    }
 
 
 def _natural(cfg: TrainConfig) -> dict[str, Any]:

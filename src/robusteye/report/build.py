@@ -12,7 +12,7 @@ from typing import Any
 from matplotlib.colors import to_hex
 
 from robusteye.io import atomic_path
-from robusteye.report import curves, grids, natural
+from robusteye.report import audit, curves, grids, natural
 from robusteye.report.card import write_card
 from robusteye.report.page import (
     Section,
@@ -48,7 +48,10 @@ HOW = {
     "learning": "per epoch, solid lines are training and dashed lines validation, mean across "
     "folds with a ±1 std band. A widening gap between the two means overfitting.",
     "snr": "x is the signal-to-noise ratio of the perturbed images in dB, falling to the right "
-    "(a stronger attack); the left-most point is clean accuracy. Flatter curves are more robust.",
+    "(a stronger attack); the left-most point is clean accuracy. Flatter curves are more robust. "
+    "When the spec audits, the first figure sets each attack against the worst case over the "
+    "audit's suite (black line): a point counts only if every attack failed on it, so the "
+    "black line is the figure to trust.",
     "examples": "each row is one test crop. Per attack and ε: the perturbed image, then the "
     "perturbation (perturbed − clean) amplified by the factor in the title; mid-grey = unchanged.",
     "transfer": "cell (row i, column j) is the accuracy of model j on examples crafted on model i, "
@@ -79,9 +82,13 @@ def _figures(
         "natural": [],
     }
     for attack in attacks:
-        out["roc"].append(curves.roc_attack(vs, attack, folder / f"roc_{_slug(attack)}.png"))
+        if attack != audit.WORST_CASE:  # the worst case has no ROC: it is a mask, not logits
+            out["roc"].append(curves.roc_attack(vs, attack, folder / f"roc_{_slug(attack)}.png"))
         path = folder / f"accuracy_vs_snr_{_slug(attack)}.png"
         out["snr"].append(curves.accuracy_vs_snr(vs, attack, path))
+    if audit.has_audit(run.cells):
+        path = folder / "worst_case_vs_attacks.png"
+        out["snr"].insert(0, audit.worst_case_vs_attacks(vs, path))
     if natural.has_corruptions(summaries):
         out["natural"] = [
             natural.accuracy_vs_severity(vs, summaries, folder / "corruption_severity.png"),
@@ -145,6 +152,7 @@ def _sections(
     colors: dict[str, str],
     cells_html: str,
     note: str,
+    warnings: str = "",
 ) -> list[Section]:
     def figs(key: str) -> str:
         return "".join(figure_html(f) for f in figures[key])
@@ -154,7 +162,7 @@ def _sections(
             "summary",
             "Summary",
             HOW["summary"] + note,
-            summary_table(summaries, colors) + point_tables(summaries, colors),
+            warnings + summary_table(summaries, colors) + point_tables(summaries, colors),
         ),
         Section(
             "robustness",
@@ -198,7 +206,8 @@ def write_report(
     colors = {v: str(to_hex(c)) for v, c in vs.colors.items()}
     title = f"robusteye report: {run.spec.get('name') or run.path.name}"
     table = cells_table(list(run.cells), cards)
-    sections = _sections(figures, summaries, colors, table, _subset_note(run.cells))
+    note = _subset_note(run.cells)
+    sections = _sections(figures, summaries, colors, table, note, audit.warnings_html(run.cells))
     description = str(run.spec.get("description") or "")
     html = render_page(title, _meta(run, summaries), sections, description=description)
     path = target / REPORT_NAME

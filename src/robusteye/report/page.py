@@ -25,6 +25,8 @@ tr:nth-child(even) td { background: #fafbfc; }
           border-radius: 2px; vertical-align: baseline; }
 figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; }
 figcaption { color: #555; font-size: 0.9em; }
+.audit-warn { background: #fff4e5; border-left: 4px solid #d9822b; padding: 0.6em 1em; }
+.audit-pass { color: #2b7a3d; }
 """
 
 

@@ -1,0 +1,93 @@
+"""`robusteye audit`: the worst case over a suite of attacks, and whether the attacks worked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from tqdm.auto import tqdm
+
+from robusteye.cli.evaluate import _eps_or_snr, _limit, _load, _out, _seed, _split
+from robusteye.cli.options import data_options
+from robusteye.cli.table import format_table
+from robusteye.evaluate.audit import NORMS, SUITES, AuditResult, audit
+from robusteye.io import write_json
+
+
+@click.command(name="audit")
+@click.argument("checkpoint", type=click.Path())
+@click.option("--data", "source", required=True, help="Data source (synthetic, folder, npz, pz).")
+@click.option("--eps", "eps_text", default=None, help="Comma-separated eps values.")
+@click.option(
+    "--snr",
+    "snr_text",
+    default=None,
+    help="Comma-separated SNRs in dB: the ball whose strongest perturbation has that SNR.",
+)
+@click.option("--norm", type=click.Choice(NORMS), default="linf", show_default=True)
+@click.option(
+    "--suite",
+    type=click.Choice(tuple(SUITES)),
+    default="standard",
+    show_default=True,
+    help="standard: APGD 100 steps, Square 5000 queries; quick: fewer steps and queries.",
+)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@data_options
+@_split
+@_limit
+@_seed
+@_out
+def audit_command(
+    checkpoint: str,
+    source: str,
+    eps_text: str | None,
+    snr_text: str | None,
+    norm: str,
+    suite: str,
+    progress: bool,
+    limit: int | None,
+    seed: int,
+    out: str | None,
+    **folder: Any,
+) -> None:
+    """Robust accuracy of CHECKPOINT under FGSM, PGD, noise, APGD-CE, APGD-T and Square:
+    the worst case per eps or SNR, and the indicators of attack failure."""
+    eps, snr = _eps_or_snr(eps_text, snr_text, upper=None if norm == "l2" else 1.0)
+    model, ds = _load(checkpoint, source, folder, limit, seed)
+    with tqdm(total=1, unit="pass", unit_scale=True, disable=not progress, desc="audit") as bar:
+
+        def report(done: int, planned: int, label: str) -> None:
+            bar.total = planned
+            bar.n = done
+            bar.set_postfix_str(label)
+            bar.refresh()
+
+        result = audit(
+            model, ds.images, ds.labels, eps, snr=snr, norm=norm, suite=suite, seed=seed,
+            progress=report,
+        )  # fmt: skip
+    click.echo(f"audit ({suite}, {norm}) of {checkpoint} on {len(ds)} images of {source}")
+    click.echo(format_audit(result))
+    if out:
+        write_json(out, {"checkpoint": checkpoint, "data": source, **result.to_dict()})
+
+
+def format_audit(result: AuditResult) -> str:
+    """The table (eps, SNR, clean, each attack, worst case), notes and indicators."""
+    names = result.attack_names
+    rows = [
+        (p.eps, p.snr_db, p.clean_accuracy, *(a.accuracy for a in p.attacks), p.worst_accuracy)
+        for p in result.points
+    ]
+    headers = ("eps", "SNR dB", "clean", *(f"+{n}" if _cascade(result, n) else n for n in names))
+    lines = [format_table((*headers, "worst"), rows)]
+    lines.append("(+: run only on the points still unbroken; its column is the accuracy so far)")
+    lines += [f"note: {note}" for note in result.notes]
+    lines.append("indicators of attack failure:")
+    lines += [f"  {i.status.upper():4}  {i.name}: {i.reason}" for i in result.indicators]
+    return "\n".join(lines)
+
+
+def _cascade(result: AuditResult, name: str) -> bool:
+    return any(a.cascade for a in result.points[0].attacks if a.name == name)
