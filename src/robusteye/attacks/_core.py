@@ -129,6 +129,19 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def per_example(values: Tensor, like: Tensor) -> Tensor:
+    """A length-N tensor (one value per example) shaped to broadcast against `like`."""
+    return values.view(-1, *([1] * (like.ndim - 1)))
+
+
+def step_direction(grad: Tensor, norm: str) -> Tensor:
+    """The steepest-ascent direction for a gradient: its sign (L-inf) or its unit vector per
+    example (L2)."""
+    if norm == "linf":
+        return grad.sign()
+    return grad / per_example(grad.flatten(1).norm(dim=1).clamp_min(1e-12), grad)
+
+
 def project(x_adv: Tensor, x: Tensor, eps: Tensor, norm: str) -> Tensor:
     """Project `x_adv` onto the eps ball around `x` (in `norm`), then onto [0, 1]."""
     delta = x_adv - x

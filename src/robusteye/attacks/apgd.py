@@ -16,7 +16,15 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from robusteye.attacks._core import Eps, attack_mode, draw, prepare, project
+from robusteye.attacks._core import (
+    Eps,
+    attack_mode,
+    draw,
+    per_example,
+    prepare,
+    project,
+    step_direction,
+)
 from robusteye.attacks._core import chunk_size as default_chunk
 from robusteye.attacks.losses import attack_loss, effective_loss
 from robusteye.errors import UsageError
@@ -135,7 +143,7 @@ def _run(
     if trace is not None:
         trace.append(float(f_best.mean()))
     for k in range(steps):
-        z = project(x_k + eta * _direction(g_k, norm), x, eps, norm)
+        z = project(x_k + eta * step_direction(g_k, norm), x, eps, norm)
         a = 1.0 if k == 0 else MOMENTUM
         x_next = project(x_k + a * (z - x_k) + (1.0 - a) * (x_k - x_prev), x, eps, norm)
         f_next, g_next, wrong = evaluate(x_next)
@@ -158,24 +166,18 @@ def _run(
             eta_at_mark, f_best_at_mark = eta.clone(), f_best.clone()
             eta = torch.where(halve.view_as(eta), eta / 2.0, eta)
             # go on from the best point where the step was halved
-            x_k = torch.where(halve.view(-1, *([1] * (x.ndim - 1))), x_best, x_k)
-            g_k = torch.where(halve.view(-1, *([1] * (x.ndim - 1))), g_best, g_k)
+            x_k = torch.where(per_example(halve, x), x_best, x_k)
+            g_k = torch.where(per_example(halve, x), g_best, g_k)
             f_k = torch.where(halve, f_best, f_k)
             x_prev = x_k.clone()
             rises.zero_()
             last_mark = k + 1
-    rows = found.view(-1, *([1] * (x.ndim - 1)))
+    rows = per_example(found, x)
     return torch.where(rows, x_adv, x_best), found
 
 
-def _direction(grad: Tensor, norm: str) -> Tensor:
-    if norm == "linf":
-        return grad.sign()
-    flat = grad.flatten(1).norm(dim=1).clamp_min(1e-12)
-    return grad / flat.view(-1, *([1] * (grad.ndim - 1)))
-
-
 def _random_delta(x: Tensor, eps: Tensor, norm: str, generator: torch.Generator | None) -> Tensor:
+    """Uniform in the L-inf box, or on the L2 sphere of radius eps (the authors' start)."""
     if norm == "linf":
         return (2.0 * draw(x.shape, x, generator) - 1.0) * eps
-    return _direction(draw(x.shape, x, generator, normal=True), "l2") * eps
+    return step_direction(draw(x.shape, x, generator, normal=True), "l2") * eps

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from robusteye.attacks._core import Eps, check_images, draw, eps_tensor
+from robusteye.attacks._core import Eps, check_images, draw, eps_tensor, step_direction
 from robusteye.errors import UsageError
 
 
@@ -32,6 +32,5 @@ def noise_unit(
     if norm == "linf":
         return 2.0 * draw(x.shape, x, generator) - 1.0
     if norm == "l2":
-        d = draw(x.shape, x, generator, normal=True)
-        return d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (x.ndim - 1)))
+        return step_direction(draw(x.shape, x, generator, normal=True), "l2")
     raise UsageError(f"norm must be 'linf' or 'l2', got {norm!r}")

@@ -12,8 +12,10 @@ from robusteye.attacks._core import (
     Eps,
     attack_mode,
     draw,
+    per_example,
     prepare,
     project,
+    step_direction,
 )
 from robusteye.attacks._core import chunk_size as default_chunk
 from robusteye.errors import UsageError
@@ -79,11 +81,11 @@ def pgd(
                     best_x, best_loss, best_wrong = x_adv, loss, wrong
                 else:
                     better = (wrong & ~best_wrong) | ((wrong == best_wrong) & (loss > best_loss))
-                    best_x = torch.where(_rows(better, x_adv), x_adv, best_x)
+                    best_x = torch.where(per_example(better, x_adv), x_adv, best_x)
                     best_loss = torch.where(better, loss, best_loss)
                     best_wrong = best_wrong | wrong
             if grad is not None:
-                x_adv = project(x_adv + step * _direction(grad, norm), xc, ec, norm)
+                x_adv = project(x_adv + step * step_direction(grad, norm), xc, ec, norm)
         if not best:
             n = xc.shape[0]
             return x_adv, torch.zeros(n, device=xc.device), torch.zeros(n, dtype=torch.bool)
@@ -116,20 +118,9 @@ def pgd(
     return out
 
 
-def _rows(mask: Tensor, like: Tensor) -> Tensor:
-    return mask.view(-1, *([1] * (like.ndim - 1)))
-
-
-def _direction(grad: Tensor, norm: str) -> Tensor:
-    if norm == "linf":
-        return grad.sign()
-    flat = grad.flatten(1).norm(dim=1).clamp_min(1e-12)
-    return grad / flat.view(-1, *([1] * (grad.ndim - 1)))
-
-
 def _random_delta(x: Tensor, eps: Tensor, norm: str, generator: torch.Generator | None) -> Tensor:
     if norm == "linf":
         return (2.0 * draw(x.shape, x, generator) - 1.0) * eps
     d = draw(x.shape, x, generator, normal=True)
     r = draw((x.shape[0],), x, generator)
-    return _direction(d, "l2") * r.view_as(eps) * eps
+    return step_direction(d, "l2") * r.view_as(eps) * eps
