@@ -7,12 +7,15 @@ learn a class it never sees, and its per-class scores would be silently meaningl
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Iterable
 
 import numpy as np
 
 from robusteye.data.dataset import EyeDataset
 from robusteye.errors import DataError, UsageError
+from robusteye.readers import read_json
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -52,6 +55,20 @@ def holdout_split(ds: EyeDataset, *, test_fraction: float = 0.1, seed: int = 0) 
 def persons_of(ds: EyeDataset, indices: np.ndarray) -> list[str]:
     """The sorted distinct person ids of the given rows."""
     return sorted({ds.persons[i] for i in indices.tolist()})
+
+
+def rows_of_persons(ds: EyeDataset, persons: Iterable[str]) -> np.ndarray:
+    """Row indices (ascending) of the images of the given persons."""
+    return np.flatnonzero(np.isin(np.array(ds.persons), list(persons)))
+
+
+def read_person_list(path: str | os.PathLike[str], key: str = "test") -> list[str]:
+    """The person ids listed under `key` of a run's splits.json; `UsageError` otherwise."""
+    doc = read_json(path, error=UsageError)
+    listed = doc.get(key) if isinstance(doc, dict) else None
+    if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
+        raise UsageError(f"{path}: no person list {key!r} (a list of person ids)")
+    return listed
 
 
 def _grouped_folds(ds: EyeDataset, n_splits: int, seed: int) -> list[Split]:
