@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from robusteye.errors import UsageError
@@ -24,7 +25,7 @@ SPEC: dict[str, Any] = {
         "attacks": [{"name": "fgsm", "snr": [40, 30]}, {"name": "pgd", "snr": [40, 30]}],
         "audit": {"snr": [40, 30], "suite": "quick", "limit": 16},
         "limit": 20,
-        "examples": 0,
+        "examples": 2,  # the image grid skips the worst case (not an attack)
     },
 }
 
@@ -47,6 +48,12 @@ def test_rows_carry_the_audit_and_its_worst_case_curve(audited_run: RunResult) -
             own = {a["name"]: a["accuracy"] for a in p["attacks"]}
             assert p["worst_accuracy"] <= min(own["fgsm"], own["pgd-10"]) + 1e-9
         assert {i["name"] for i in audit["indicators"]} >= {"gradients", "unbounded"}
+
+
+def test_the_image_grid_shows_the_attacks_not_the_worst_case(audited_run: RunResult) -> None:
+    with np.load(audited_run.out / "examples.npz") as grid:
+        assert list(grid["attacks"]) == ["fgsm", "pgd"]
+        assert grid["pgd_adv"].shape[:2] == (2, 2)  # two SNRs, two crops
 
 
 def test_report_draws_the_worst_case_and_lists_indicators(audited_run: RunResult) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from robusteye.attacks import run_attack, snr_db
+from robusteye.attacks import ATTACKS, run_attack, snr_db
 from robusteye.data import EyeDataset
 from robusteye.experiments.spec import ExperimentSpec
 from robusteye.folders import inside
@@ -37,14 +37,16 @@ def write_examples(
     model = load_model(inside(out, row.get("checkpoint"), "checkpoint"), channels_last=True)
     pick = _one_per_class(data, eval_idx, spec.evaluation.examples)
     x, y = data.images[pick], data.labels[pick]
+    # the audit's worst case is a curve of the row, not an attack that can be re-run
+    curves = [c for c in row["attacks"] if c["attack"] in ATTACKS]
     arrays: dict[str, np.ndarray] = {
         "clean": x.numpy(),
         "labels": y.numpy(),
         "classes": np.array(data.classes),
         "model": np.array(row["variant"]),
-        "attacks": np.array([c["attack"] for c in row["attacks"]]),
+        "attacks": np.array([c["attack"] for c in curves]),
     }
-    for curve in row["attacks"]:
+    for curve in curves:
         name = curve["attack"]
         eps = [p["eps"] for p in curve["points"]]
         advs = [
