@@ -14,7 +14,7 @@ import torch
 from robusteye.data import load_dataset
 from robusteye.errors import UsageError
 from robusteye.evaluate import predict_logits
-from robusteye.experiments import RunResult, load_spec, run_experiment
+from robusteye.experiments import RunOptions, RunResult, load_spec, run_experiment
 from robusteye.models import load_model
 from tests.experiments.conftest import TINY, comparable
 
@@ -111,10 +111,10 @@ def test_folder_of_another_spec_or_program_is_refused(tiny_run: RunResult, tmp_p
 def test_worker_processes_and_ray_give_the_same_results(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
     spec = load_spec(TINY)
-    local = run_experiment(spec, tmp_path / "local", workers=2)
+    local = run_experiment(spec, tmp_path / "local", RunOptions(workers=2))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # a local Ray, ours
     try:
-        on_ray = run_experiment(spec, tmp_path / "ray", backend="ray", cpus_per_cell=1)
+        on_ray = run_experiment(spec, tmp_path / "ray", RunOptions(backend="ray", cpus=1))
     finally:
         ray.shutdown()
     assert on_ray.ran == local.ran == 6
@@ -125,9 +125,9 @@ def test_worker_processes_and_ray_give_the_same_results(tmp_path: Path) -> None:
 def test_backend_errors_are_clear(tmp_path: Path) -> None:
     spec = load_spec(TINY)
     with pytest.raises(UsageError, match="unknown backend 'slurm'"):
-        run_experiment(spec, tmp_path / "a", backend="slurm")
+        run_experiment(spec, tmp_path / "a", RunOptions(backend="slurm"))
     with pytest.raises(UsageError, match="--ray-address needs --backend ray"):
-        run_experiment(spec, tmp_path / "b", ray_address="auto")
+        run_experiment(spec, tmp_path / "b", RunOptions(ray_address="auto"))
 
 
 def test_any_spec_runs_on_two_class_data(tmp_path: Path) -> None:

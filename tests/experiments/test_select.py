@@ -19,9 +19,9 @@ import yaml
 
 from robusteye.cli import main
 from robusteye.data import EyeDataset, load_dataset
-from robusteye.experiments import ResultsStore
-from robusteye.experiments.search import load_select_spec
+from robusteye.experiments import ResultsStore, RunOptions
 from robusteye.experiments.selection import SelectResult, run_selection, selection_folds
+from robusteye.experiments.selection.spec import load_select_spec
 from tests.conftest import comparable
 
 # 3 trials x 2 folds; halving keeps the best 2 after 1 epoch, then trains them to 2 epochs.
@@ -48,7 +48,7 @@ def select_spec_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_select(tmp_path_factory: pytest.TempPathFactory) -> SelectResult:
     out = tmp_path_factory.mktemp("runs") / "tiny_select"
-    return run_selection(load_select_spec(TINY_SELECT), out, report=True)
+    return run_selection(load_select_spec(TINY_SELECT), out, RunOptions(report=True))
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -246,11 +246,13 @@ def test_worker_processes_and_ray_give_the_same_search(tmp_path: Path) -> None:
     train = {**TINY_SELECT["train"], "epochs": 2}
     spec = {**TINY_SELECT, "search": {"space": {"lr": [0.02, 0.1]}, "halving": {"eta": 2}},
             "train": train}  # fmt: skip
-    workers = run_selection(load_select_spec(spec), tmp_path / "two", workers=2, retrain=False)
+    workers = run_selection(
+        load_select_spec(spec), tmp_path / "two", RunOptions(workers=2), retrain=False
+    )
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # a local Ray, ours
     try:
         on_ray = run_selection(
-            load_select_spec(spec), tmp_path / "ray", backend="ray", retrain=False
+            load_select_spec(spec), tmp_path / "ray", RunOptions(backend="ray"), retrain=False
         )
     finally:
         ray.shutdown()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from robusteye.errors import UsageError
-from robusteye.experiments.search import Halving, Objective, load_select_spec
+from robusteye.experiments.selection.spec import Halving, Objective, load_select_spec
 
 
 def _spec(**over: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import click
 from robusteye.cli.options import run_options
 from robusteye.cli.table import format_table, plus_minus
 from robusteye.experiments import expand_cells, load_spec, run_experiment
+from robusteye.experiments.backends import RunOptions
 
 
 @click.command()
@@ -26,14 +27,7 @@ def experiment(
     spec_path: str,
     out: str | None,
     data: str | None,
-    backend: str,
-    workers: int,
-    ray_address: str | None,
-    cpus_per_cell: float,
-    gpus_per_cell: float,
-    device: str,
-    report: bool,
-    progress: bool,
+    run: RunOptions,
     dry_run: bool,
 ) -> None:
     """Run every cell of SPEC (models x regimes x folds x seeds) and report."""
@@ -49,14 +43,7 @@ def experiment(
     result = run_experiment(
         spec,
         folder,
-        backend=backend,
-        workers=workers,
-        ray_address=ray_address,
-        cpus_per_cell=cpus_per_cell,
-        gpus_per_cell=gpus_per_cell,
-        device=device,
-        progress=progress,
-        report=report,
+        run,
         log=lambda line: click.echo(line, err=True),
     )
     click.echo(summary_table(result.summary))

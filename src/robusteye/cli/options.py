@@ -1,9 +1,10 @@
-"""Options shared by every verb that reads a data source."""
+"""Options shared by the verbs: data sources, the device, and how a spec's tasks run."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -82,11 +83,26 @@ def device_option(*, check: bool = True, help: str = "cpu, cuda, cuda:1, mps") -
 
 def run_options(unit: str) -> Callable[[F], F]:
     """Options of the verbs that run a spec's tasks on a backend (`unit`: cell or trial):
-    --data, --backend, --workers, --ray-address, --cpus-per-UNIT, --gpus-per-UNIT, --device,
-    --report/--no-report and --progress/--no-progress."""
-    from robusteye.experiments.backends import BACKENDS
+    --data, then --backend, --workers, --ray-address, --cpus-per-UNIT, --gpus-per-UNIT,
+    --device, --report/--no-report and --progress/--no-progress, which reach the command as
+    one `run: RunOptions` argument."""
+    from robusteye.experiments.backends import BACKENDS, RunOptions
 
-    def decorate(func: F) -> F:
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def func(**kwargs: Any) -> Any:
+            kwargs["run"] = RunOptions(
+                backend=kwargs.pop("backend"),
+                workers=kwargs.pop("workers"),
+                ray_address=kwargs.pop("ray_address"),
+                cpus=kwargs.pop(f"cpus_per_{unit}"),
+                gpus=kwargs.pop(f"gpus_per_{unit}"),
+                device=kwargs.pop("device"),
+                progress=kwargs.pop("progress"),
+                report=kwargs.pop("report"),
+            )
+            return command(**kwargs)
+
         options = [
             click.option("--data", default=None, help="Data source overriding the spec's."),
             click.option(
@@ -130,6 +146,6 @@ def run_options(unit: str) -> Callable[[F], F]:
         ]
         for option in reversed(options):
             func = option(func)
-        return func
+        return cast(F, func)
 
     return decorate

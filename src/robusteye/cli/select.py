@@ -9,8 +9,8 @@ import click
 
 from robusteye.cli.options import run_options
 from robusteye.cli.table import format_table, plus_minus
-from robusteye.experiments.search import load_select_spec
-from robusteye.experiments.selection import WINNER_SPEC, run_selection
+from robusteye.experiments.backends import RunOptions
+from robusteye.experiments.selection import WINNER_SPEC, load_select_spec, run_selection
 
 
 @click.command(name="select")
@@ -29,14 +29,7 @@ def select(
     spec_path: str,
     out: str | None,
     data: str | None,
-    backend: str,
-    workers: int,
-    ray_address: str | None,
-    cpus_per_trial: float,
-    gpus_per_trial: float,
-    device: str,
-    report: bool,
-    progress: bool,
+    run: RunOptions,
     top: int,
     dry_run: bool,
 ) -> None:
@@ -61,14 +54,7 @@ def select(
     result = run_selection(
         spec,
         folder,
-        backend=backend,
-        workers=workers,
-        ray_address=ray_address,
-        cpus_per_trial=cpus_per_trial,
-        gpus_per_trial=gpus_per_trial,
-        device=device,
-        progress=progress,
-        report=report,
+        run,
         log=lambda line: click.echo(line, err=True),
     )
     click.echo(ranking_table(result.ranking[:top]))

@@ -10,14 +10,85 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import torch
 
 from robusteye.data.dataset import EyeDataset
 from robusteye.errors import DataError, UsageError
 from robusteye.readers import read_json
 
 Split = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Row indices of one fold: the persons trained on, and the others (its test or
+    validation persons)."""
+
+    train: np.ndarray
+    test: np.ndarray
+
+
+@dataclass(frozen=True)
+class PersonSplits:
+    """The persons held out first (never trained on), then the rest cut into folds."""
+
+    folds: tuple[Fold, ...]
+    holdout: np.ndarray
+
+    def record(self, ds: EyeDataset) -> dict[str, Any]:
+        """The persons of every side, as a run's splits.json holds them."""
+        out: dict[str, Any] = {
+            "folds": [
+                {"train": persons_of(ds, f.train), "test": persons_of(ds, f.test)}
+                for f in self.folds
+            ]
+        }
+        if self.holdout.size:
+            out["holdout"] = persons_of(ds, self.holdout)
+        return out
+
+
+def person_splits(
+    ds: EyeDataset,
+    *,
+    holdout: float = 0.0,
+    folds: int | None = None,
+    val: float = 0.0,
+    seed: int = 0,
+) -> PersonSplits:
+    """The one way robusteye splits persons, for training runs, grids and searches alike.
+
+    A `holdout` share of persons first (none for 0); the others then make `folds`
+    person-grouped folds, or with `folds=None` one fold whose test side is a `val` share of
+    them (drawn with `seed + 1`, an empty side for 0). All row indices, ascending.
+    """
+    empty = np.array([], dtype=np.int64)
+    rest, held = (
+        (np.arange(len(ds)), empty)
+        if holdout == 0
+        else holdout_split(ds, test_fraction=holdout, seed=seed)
+    )
+    inner = ds.subset(rest)
+    if folds is not None:
+        cuts = person_kfold(inner, folds, seed=seed)
+    elif val == 0:
+        cuts = [(np.arange(len(inner)), empty)]
+    else:
+        cuts = [holdout_split(inner, test_fraction=val, seed=seed + 1)]
+    return PersonSplits(tuple(Fold(rest[tr], rest[te]) for tr, te in cuts), held)
+
+
+def sample_rows(rows: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    """At most `limit` of `rows`, a fixed random subset (ascending), so that every model
+    scored on a fold sees the same images; all of them without a limit."""
+    if not limit or rows.size <= limit:
+        return rows
+    order = torch.randperm(rows.size, generator=torch.Generator().manual_seed(seed)).numpy()
+    return np.sort(rows[order[:limit]])
 
 
 def person_kfold(ds: EyeDataset, n_splits: int, *, seed: int = 0) -> list[Split]:

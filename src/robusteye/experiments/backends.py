@@ -12,10 +12,14 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from robusteye.data import EyeDataset
+from robusteye.devices import resolve_device
 from robusteye.errors import RobustEyeError, UsageError
+from robusteye.experiments.progress import Progress
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,6 +27,42 @@ TaskFn = Callable[[T, EyeDataset], R]
 BACKENDS = ("local", "ray")
 
 _WORKER_DATA: EyeDataset | None = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run's tasks run, the same for grids and searches: the backend (`local` with
+    `workers` processes, or `ray` at `ray_address` with `cpus` and `gpus` per task), the
+    torch device of each task, a progress bar, and whether to write the report at the end."""
+
+    backend: str = "local"
+    workers: int = 1
+    ray_address: str | None = None
+    cpus: float = 1.0
+    gpus: float = 0.0
+    device: str = "cpu"
+    progress: bool = False
+    report: bool = False
+
+    def check_device(self) -> None:
+        """The device must exist here, unless Ray's workers (which may have it) run the
+        tasks."""
+        if self.backend != "ray":
+            resolve_device(self.device)
+
+    @contextmanager
+    def running(
+        self, data: EyeDataset, total: int, done: int, log: Callable[[str], None]
+    ) -> Iterator[tuple[Backend, Progress]]:
+        """The backend, started with `data`, and a progress bar of `total` tasks."""
+        with (
+            make_backend(
+                self.backend, data, workers=self.workers, address=self.ray_address,
+                cpus=self.cpus, gpus=self.gpus,
+            ) as runner,
+            Progress(total, done, runner.slots, self.progress, log) as bar,
+        ):  # fmt: skip
+            yield runner, bar
 
 
 class Backend:

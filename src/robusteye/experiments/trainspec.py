@@ -15,43 +15,44 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import yaml
 from pydantic import Field, field_validator
 
 from robusteye.data import EyeDataset, load_dataset
-from robusteye.errors import UsageError
-from robusteye.experiments.spec import AttackEval, ModelEntry, _Strict, parse_spec
-from robusteye.experiments.tasks import attack_curve
+from robusteye.data.splits import rows_of_persons
+from robusteye.experiments.base import (
+    AttackEval,
+    BaseSpec,
+    ModelEntry,
+    Strict,
+    model_entry,
+    parse_spec,
+)
+from robusteye.experiments.scoring import attack_curve
 from robusteye.io import atomic_path, write_json
 from robusteye.train.config import TrainConfig
 from robusteye.train.run import JobResult, TrainJob, run_job
 
-#: TrainConfig fields a training spec does not set: the spec's `seed` and the caller's device;
-#: no validation split (the last epoch is kept, the hold-out persons are scored once).
-_OWNED = ("seed", "device", "val_fraction", "tensorboard")
 EVALUATION_FILE = "evaluation.json"
 
 
-class TrainEvaluation(_Strict):
+class TrainEvaluation(Strict):
     """Attacks run on the hold-out persons after training (at most `limit` images)."""
 
     attacks: list[AttackEval] = Field(default_factory=list)
     limit: int | None = Field(default=None, ge=1)
 
 
-class TrainSpec(_Strict):
+class TrainSpec(BaseSpec):
+    """One model, one training configuration (`seed` its own; no validation split: the last
+    epoch is kept, and the hold-out persons are scored once)."""
+
     kind: Literal["train"] = "train"
     name: str = Field(default="train", pattern=r"^[A-Za-z0-9_.-]+$")
-    description: str = ""
-    data: str = "synthetic"
     #: fraction of persons held out and scored once at the end (0: none)
     holdout: float = Field(default=0.1, ge=0.0, lt=1.0)
-    split_seed: int = 0
     seed: int = 0
     model: ModelEntry
-    #: TrainConfig fields, `regime` included as a mapping
-    train: dict[str, Any] = Field(default_factory=dict)
     evaluation: TrainEvaluation = Field(default_factory=TrainEvaluation)
 
     @field_validator("model", mode="before")
@@ -59,39 +60,14 @@ class TrainSpec(_Strict):
     def _name(cls, v: Any) -> Any:
         return model_entry(v)
 
-    @field_validator("train")
-    @classmethod
-    def _train(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return check_train(v)
-
     def train_config(self, device: str = "cpu") -> TrainConfig:
         return TrainConfig.from_dict(
             {**self.train, "seed": self.seed, "device": device, "val_fraction": 0.0}
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
-
     def to_yaml(self, header: str = "") -> str:
         lines = "".join(f"# {line}\n" for line in header.splitlines())
         return lines + yaml.safe_dump(self.to_dict(), sort_keys=False)
-
-
-def model_entry(v: Any) -> Any:
-    """A bare model name as a `ModelEntry` mapping (for `mode="before"` validators)."""
-    return {"name": v} if isinstance(v, str) else v
-
-
-def check_train(v: dict[str, Any], hint: str = "") -> dict[str, Any]:
-    """A spec's `train` mapping: TrainConfig fields (regime included), none of `_OWNED`."""
-    owned = sorted(set(v) & set(_OWNED))
-    if owned:
-        raise ValueError(f"{', '.join(owned)} cannot be set here{hint}")
-    try:
-        TrainConfig.from_dict(v)
-    except (UsageError, TypeError) as err:
-        raise ValueError(str(err)) from None
-    return v
 
 
 def load_train_spec(
@@ -148,7 +124,7 @@ def train_from_spec(
     evaluation = None
     if result.test_metrics is not None:
         model = result.fit.model.eval()
-        held = holdout_rows(ds, result.splits["test"])
+        held = rows_of_persons(ds, result.splits["test"])
         rows = held[: spec.evaluation.limit] if spec.evaluation.limit else held
         curves = [attack_curve(model, ds, rows, a, spec.seed) for a in spec.evaluation.attacks]
         evaluation = {
@@ -161,8 +137,3 @@ def train_from_spec(
         }
         write_json(out / EVALUATION_FILE, evaluation)
     return TrainSpecResult(out, result, evaluation)
-
-
-def holdout_rows(ds: EyeDataset, persons: list[str]) -> np.ndarray:
-    """Row indices of the given persons."""
-    return np.flatnonzero(np.isin(np.array(ds.persons), persons))

@@ -18,7 +18,7 @@ import numpy as np
 
 from robusteye import readers
 from robusteye.errors import RobustEyeError, UsageError
-from robusteye.experiments.store import read_rows
+from robusteye.results import read_rows
 
 log = logging.getLogger(__name__)
 

@@ -1,25 +1,23 @@
-"""One training job end to end: person-grouped test and validation splits, the regime's data
-preparation (aim 1 trains or loads its FGSM source model), the fit, and the final clean
-metrics on the held-out persons. This is what `robusteye train` calls."""
+"""One training job end to end: person-grouped test and validation splits, the training
+(`train_on_split`, regime and aim-1 source included), and the final clean metrics on the
+held-out persons, in a run folder held for the run. What `robusteye train` calls."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from robusteye.data import EyeDataset, holdout_split, persons_of
+from robusteye.data import EyeDataset, persons_of
+from robusteye.data.splits import person_splits
 from robusteye.errors import UsageError
 from robusteye.evaluate import Metrics, classification_metrics, predict_logits
 from robusteye.folders import claimed
 from robusteye.io import write_json
-from robusteye.models import EyeModel, create_model, load_model
-from robusteye.train.config import RegimeConfig, TrainConfig
-from robusteye.train.regimes import perturbed_copies
-from robusteye.train.trainer import EpochRecord, FitResult, Trainer
+from robusteye.train.config import TrainConfig
+from robusteye.train.split import train_on_split
+from robusteye.train.trainer import EpochRecord, FitResult
 
 
 @dataclass(frozen=True)
@@ -41,23 +39,6 @@ class JobResult:
     fit: FitResult
     test_metrics: Metrics | None
     splits: dict[str, list[str]]
-
-
-def split_persons(
-    ds: EyeDataset, test_fraction: float, val_fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(train, val, test) row indices, grouped by person; empty arrays for fractions of 0."""
-    empty = np.array([], dtype=np.int64)
-    rest, test = (
-        (np.arange(len(ds)), empty)
-        if test_fraction == 0
-        else holdout_split(ds, test_fraction=test_fraction, seed=seed)
-    )
-    if val_fraction == 0:
-        return rest, empty, test
-    inner = ds.subset(rest)
-    tr, va = holdout_split(inner, test_fraction=val_fraction, seed=seed + 1)
-    return rest[tr], rest[va], test
 
 
 #: what a training run writes; a folder holding any of them is a training run
@@ -102,32 +83,35 @@ def _run_job(
     if not 0 <= job.test_fraction < 1:
         raise UsageError(f"test fraction must lie in [0, 1), got {job.test_fraction}")
     split_seed = cfg.seed if job.split_seed is None else job.split_seed
-    tr, va, te = split_persons(job.data, job.test_fraction, cfg.val_fraction, split_seed)
-    train, val = job.data.subset(tr), job.data.subset(va)
-    test = job.data.subset(te) if te.size else None
+    cut = person_splits(job.data, holdout=job.test_fraction, val=cfg.val_fraction, seed=split_seed)
+    (fold,), te = cut.folds, cut.holdout
     splits = {
-        "train": persons_of(job.data, tr),
-        "val": persons_of(job.data, va),
+        "train": persons_of(job.data, fold.train),
+        "val": persons_of(job.data, fold.test),
         "test": persons_of(job.data, te),
     }
-    if cfg.regime.kind == "augment":
-        source = _aim1_source(job, train, val, resume, progress, log)
-        train = perturbed_copies(train, cfg.regime, source, cfg.seed + 17)
-        log(
-            f"aim 1: added {len(train) - len(tr)} {cfg.regime.perturbation} examples "
-            f"(eps {cfg.regime.eps}, {cfg.regime.percent:g}%)"
-        )
-    model = _new_model(job)
+    test = job.data.subset(te) if te.size else None
     info = {
         "model": job.model,
         "data": job.data.meta,
         "regime": cfg.regime.summary(),
-        "n_train": len(train),
-        "n_val": len(val),
         "n_test": 0 if test is None else len(test),
     }
-    trainer = Trainer(model, cfg, job.out, progress=progress, on_epoch=on_epoch, training_info=info)
-    fit = trainer.fit(train, val if len(val) else None, resume=resume)
+    done = train_on_split(
+        job.data,
+        fold.train,
+        fold.test,
+        model=job.model,
+        config=cfg,
+        model_options=job.model_overrides,
+        work_dir=job.out,
+        resume=resume,
+        training_info=info,
+        progress=progress,
+        on_epoch=on_epoch,
+        log=log,
+    )
+    fit = done.fit
     test_metrics = None
     if test is not None:
         test_metrics = classification_metrics(
@@ -147,44 +131,3 @@ def _run_job(
             },
         )
     return JobResult(fit, test_metrics, splits)
-
-
-def _new_model(job: TrainJob) -> EyeModel:
-    overrides = dict(job.model_overrides or {})
-    overrides.setdefault("classes", job.data.classes)
-    return create_model(job.model, job.data.num_classes, seed=job.config.seed, **overrides)
-
-
-def _aim1_source(
-    job: TrainJob,
-    train: EyeDataset,
-    val: EyeDataset,
-    resume: bool,
-    progress: bool,
-    log: Callable[[str], None],
-) -> EyeModel | None:
-    """The FGSM source for aim 1: a given checkpoint, or a standard model trained first."""
-    regime = job.config.regime
-    if not regime.needs_source:
-        return None
-    if regime.source is not None:
-        if not Path(regime.source).exists():
-            raise UsageError(f"no such source checkpoint: {regime.source}")
-        source = load_model(regime.source)
-        if source.classes != job.data.classes:
-            raise UsageError(
-                f"source checkpoint classes {list(source.classes)} differ from the "
-                f"data's {list(job.data.classes)}"
-            )
-        return source
-    log("aim 1: training a standard source model first")
-    std_cfg = replace(job.config, regime=RegimeConfig(kind="standard"))
-    out = None if job.out is None else job.out / "source"
-    trainer = Trainer(
-        _new_model(job),
-        std_cfg,
-        out,
-        progress=progress,
-        training_info={"model": job.model, "role": "aim 1 FGSM source"},
-    )
-    return trainer.fit(train, val if len(val) else None, resume=resume).model

@@ -1,4 +1,6 @@
-"""The results store: append-only JSON lines, one row per finished cell.
+"""The results store of a run folder: append-only JSON lines, one row per finished task
+(a grid cell, a fold's transfer matrices, a search trial), written by experiments and read
+by reports.
 
 Each row is written with a single `write` of the whole line followed by `fsync`, so a kill
 leaves either the complete row or a truncated last line; reading drops such a last line (and

@@ -27,24 +27,28 @@ import numpy as np
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from robusteye.attacks.registry import ATTACKS
-from robusteye.experiments.spec import AttackEval, AttackName, ModelEntry, _Strict, parse_spec
-from robusteye.experiments.trainspec import (
-    _OWNED,
-    TrainEvaluation,
-    TrainSpec,
-    check_train,
+from robusteye.experiments.base import (
+    AttackEval,
+    AttackName,
+    BaseSpec,
+    ModelEntry,
+    Strict,
     model_entry,
+    parse_spec,
 )
+from robusteye.experiments.trainspec import TrainEvaluation, TrainSpec
 from robusteye.train.config import RegimeConfig, TrainConfig
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
 #: Most trials a search may ask for (the study's is 32); each is built and checked on load.
 MAX_TRIALS = 10_000
-_TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name not in (*_OWNED, "regime"))
+_TRAIN_KEYS = tuple(
+    f.name for f in fields(TrainConfig) if f.name not in (*TrainSpec.TRAIN_OWNED, "regime")
+)
 _REGIME_KEYS = tuple(f.name for f in fields(RegimeConfig))
 
 
-class Objective(_Strict):
+class Objective(Strict):
     """What selection maximises, as a mean over the folds.
 
     `clean`: accuracy on the fold's validation persons; `robust`: accuracy under `attack` at
@@ -104,7 +108,7 @@ class Objective(_Strict):
         return (1.0 - self.weight) * clean + self.weight * robust
 
 
-class Halving(_Strict):
+class Halving(Strict):
     """Successive halving: every trial trains `min_epochs`, the best 1/eta go on to eta times
     as many epochs, and so on; the last rung is the full `train.epochs`. A rung is kept only
     while eta times it still fits in the budget (5, 15, 50 for eta 3 and 50 epochs, not 45)."""
@@ -120,7 +124,7 @@ class Halving(_Strict):
         return [*out, epochs]
 
 
-class Search(_Strict):
+class Search(Strict):
     strategy: Literal["grid", "random"] = "grid"
     #: random search: how many trials to draw
     trials: int | None = Field(default=None, ge=1)
@@ -165,18 +169,18 @@ class SelectEvaluation(TrainEvaluation):
     """Extra attacks on the hold-out persons for the retrained winner."""
 
 
-class SelectSpec(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    description: str = ""
-    data: str = "synthetic"
+class SelectSpec(BaseSpec):
+    """A search: trials over a space, scored by person-grouped k-fold on the persons left
+    after the hold-out, which only the retrained winner sees."""
+
+    TRAIN_OWNED_WHY = " (seed is the spec's own)"
+
     #: persons held out first, never seen during the search, scored once with the winner
     holdout: float = Field(default=0.1, gt=0.0, lt=1.0)
     folds: int = Field(default=5, ge=2, le=100)
-    split_seed: int = 0
     #: the training seed of every trial (and of the winner's retrain)
     seed: int = 0
     model: ModelEntry = Field(default_factory=lambda: ModelEntry(name="wrn_16_1"))
-    train: dict[str, Any] = Field(default_factory=dict)
     search: Search
     objective: Objective = Field(default_factory=Objective)
     evaluation: SelectEvaluation = Field(default_factory=SelectEvaluation)
@@ -185,11 +189,6 @@ class SelectSpec(_Strict):
     @classmethod
     def _name(cls, v: Any) -> Any:
         return model_entry(v)
-
-    @field_validator("train")
-    @classmethod
-    def _train(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return check_train(v, " (seed is the spec's own)")
 
     _trials: list[Trial] = PrivateAttr(default_factory=list)
 
@@ -278,9 +277,6 @@ class SelectSpec(_Strict):
                 f"trial {tid} ({where}): {message.removeprefix('Value error, ')}"
             ) from None
         return Trial(tid, index, shown, spec)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
 
 
 @dataclass(frozen=True)

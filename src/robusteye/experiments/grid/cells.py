@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from robusteye.experiments.spec import ExperimentSpec, ModelEntry
+from robusteye.experiments.grid.spec import ExperimentSpec, ModelEntry
 from robusteye.train.config import RegimeConfig, TrainConfig
 
 _DEFAULT = TrainConfig()

@@ -14,47 +14,42 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import yaml
-from tqdm.auto import tqdm
 
-from robusteye.data import EyeDataset, load_dataset, person_kfold, persons_of
-from robusteye.data.splits import holdout_split
-from robusteye.devices import resolve_device
+from robusteye.data import EyeDataset, load_dataset
+from robusteye.data.splits import person_splits, sample_rows
 from robusteye.errors import UsageError
-from robusteye.experiments.backends import Backend, make_backend
-from robusteye.experiments.cells import Cell, expand_cells
-from robusteye.experiments.examples import write_examples
-from robusteye.experiments.spec import ExperimentSpec
-from robusteye.experiments.store import ResultsStore
-from robusteye.experiments.tasks import (
+from robusteye.experiments.backends import Backend, RunOptions
+from robusteye.experiments.grid.cells import Cell, expand_cells
+from robusteye.experiments.grid.examples import write_examples
+from robusteye.experiments.grid.spec import ExperimentSpec
+from robusteye.experiments.grid.tasks import (
     CellOutput,
     CellTask,
     TransferTask,
-    checkpoint_files,
     run_cell,
     run_transfer,
 )
-from robusteye.folders import claimed
-from robusteye.io import atomic_path, staging_folder, write_json
+from robusteye.experiments.rundir import open_run
+from robusteye.experiments.scoring import checkpoint_files
+from robusteye.io import staging_folder, write_json
 from robusteye.models.checkpoint import replace_folder
-from robusteye.readers import read_yaml
+from robusteye.results import ResultsStore
 
-SPEC_FILE = "spec.yaml"
-SPLITS_FILE = "splits.json"
-RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 
 
 @dataclass(frozen=True)
-class Fold:
+class FoldRows:
+    """A fold as its cells use it: training rows, the per-epoch validation rows (at most
+    the evaluation limit), the rows scored clean (the fold's test persons, or the hold-out)
+    and the rows attacked (at most the limit of those)."""
+
     train: np.ndarray
     val: np.ndarray
     eval: np.ndarray
@@ -75,29 +70,20 @@ class RunResult:
 def run_experiment(
     spec: ExperimentSpec,
     out: str | Path,
+    options: RunOptions | None = None,
     *,
-    backend: str = "local",
-    workers: int = 1,
-    ray_address: str | None = None,
-    cpus_per_cell: float = 1.0,
-    gpus_per_cell: float = 0.0,
-    device: str = "cpu",
-    progress: bool = False,
-    report: bool = False,
     log: Callable[[str], None] = lambda _: None,
 ) -> RunResult:
     """Run (or resume) every cell of `spec` into the folder `out`."""
-    if backend != "ray":  # a Ray cluster's workers may have the GPU this driver lacks
-        resolve_device(device)
+    options = options or RunOptions()
+    options.check_device()
     start = time.perf_counter()
     out = Path(out)
     cells = expand_cells(spec)
     _check_sources(cells)
     data = load_dataset(spec.data)  # data and folds first: a bad source leaves no folder
     folds, splits = make_folds(data, spec)
-    with claim_folder(out, spec.to_dict()):  # one run per folder, for the whole run
-        check_or_write(out / SPLITS_FILE, splits, "its person splits (did the data change?)")
-        store = ResultsStore(out / RESULTS_FILE)
+    with open_run(out, spec.to_dict(), splits) as store:  # one run per folder
         done = {row["id"] for row in store.rows()}
         transfers = _transfer_keys(spec, cells)
         total = len(cells) + len(transfers)
@@ -105,19 +91,13 @@ def run_experiment(
         if skipped:
             log(f"resuming: {skipped} of {total} tasks already done in {out}")
         ran = 0
-        with (
-            make_backend(
-                backend, data, workers=workers, address=ray_address, cpus=cpus_per_cell,
-                gpus=gpus_per_cell,
-            ) as runner,
-            Progress(total, skipped, runner.slots, progress, log) as bar,
-        ):  # fmt: skip
+        with options.running(data, total, skipped, log) as (runner, bar):
             for phase in (
                 [c for c in cells if c.source is None],
                 [c for c in cells if c.source is not None],
             ):
                 tasks = [
-                    _cell_task(c, spec, folds[c.fold], out, runner, device, data)
+                    _cell_task(c, spec, folds[c.fold], out, runner, options.device)
                     for c in phase
                     if c.id not in done
                 ]
@@ -140,79 +120,32 @@ def run_experiment(
         summary = _summarize(rows)
         write_json(out / SUMMARY_FILE, summary)
         report_path = None
-        if report:
+        if options.report:
             from robusteye.report import write_report
 
             report_path = write_report(out)
         return RunResult(out, rows, summary, ran, skipped, time.perf_counter() - start, report_path)
 
 
-def make_folds(data: EyeDataset, spec: ExperimentSpec) -> tuple[list[Fold], dict[str, Any]]:
-    """The spec's person-grouped folds as row indices, and their persons for splits.json."""
-    rest = np.arange(len(data))
-    holdout = np.array([], dtype=np.int64)
-    if spec.holdout > 0:
-        rest, holdout = holdout_split(data, test_fraction=spec.holdout, seed=spec.split_seed)
-    inner = data.subset(rest)
-    limit = spec.evaluation.limit
-    folds: list[Fold] = []
-    record: list[dict[str, list[str]]] = []
-    for tr, te in person_kfold(inner, spec.folds, seed=spec.split_seed):
-        train, test = rest[tr], rest[te]
-        evaluation = holdout if holdout.size else test
-        # Attacks and the per-epoch validation (learning curves) use at most `limit` rows,
-        # a fixed random subset, so every cell of a fold sees the same images.
-        val = _subset(test, limit, spec.split_seed)
-        attack = _subset(evaluation, limit, spec.split_seed)
-        folds.append(Fold(train, val, evaluation, attack))
-        record.append({"train": persons_of(data, train), "test": persons_of(data, test)})
-    splits: dict[str, Any] = {"folds": record}
-    if holdout.size:
-        splits["holdout"] = persons_of(data, holdout)
-    return folds, splits
+def make_folds(data: EyeDataset, spec: ExperimentSpec) -> tuple[list[FoldRows], dict[str, Any]]:
+    """The spec's person-grouped folds as row indices, and their persons for splits.json.
 
-
-def _subset(rows: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
-    if not limit or rows.size <= limit:
-        return rows
-    order = torch.randperm(rows.size, generator=torch.Generator().manual_seed(seed)).numpy()
-    return np.sort(rows[order[:limit]])
-
-
-@contextmanager
-def claim_folder(out: Path, spec: dict[str, Any]) -> Iterator[None]:
-    """Lock `out` for this run: it must be new, empty, or hold a run of the same spec."""
-    with claimed(out, lambda folder: (folder / SPEC_FILE).is_file()):
-        check_or_write(out / SPEC_FILE, spec, "a different spec", as_yaml=True)
-        yield
-
-
-def check_or_write(path: Path, value: Any, what: str, *, as_yaml: bool = False) -> None:
-    """Check that the run's `path` holds `value`, or write it there (a new run)."""
-    if path.is_file():
-        try:
-            old = read_yaml(path, error=UsageError)  # JSON is YAML
-        except UsageError:
-            raise UsageError(f"{path} is damaged; choose another --out") from None
-        if old != value:
-            changed = _changed(old, value)
-            raise UsageError(
-                f"{path.parent} holds a run made with {what}: {changed} differ; "
-                "choose another --out"
+    Attacks and the per-epoch validation (learning curves) use at most the evaluation limit
+    of rows, a fixed random subset, so every cell of a fold sees the same images."""
+    cut = person_splits(data, holdout=spec.holdout, folds=spec.folds, seed=spec.split_seed)
+    limit, seed = spec.evaluation.limit, spec.split_seed
+    folds = []
+    for fold in cut.folds:
+        evaluation = cut.holdout if cut.holdout.size else fold.test
+        folds.append(
+            FoldRows(
+                fold.train,
+                sample_rows(fold.test, limit, seed),
+                evaluation,
+                sample_rows(evaluation, limit, seed),
             )
-        return
-    if as_yaml:
-        with atomic_path(path) as tmp:
-            tmp.write_text(yaml.safe_dump(value, sort_keys=False), encoding="utf-8")
-    else:
-        write_json(path, value)
-
-
-def _changed(old: Any, new: Any) -> str:
-    if isinstance(old, dict) and isinstance(new, dict):
-        keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        return ", ".join(keys) or "values"
-    return "values"
+        )
+    return folds, cut.record(data)
 
 
 def _check_sources(cells: Sequence[Cell]) -> None:
@@ -226,13 +159,7 @@ def _check_sources(cells: Sequence[Cell]) -> None:
 
 
 def _cell_task(
-    cell: Cell,
-    spec: ExperimentSpec,
-    fold: Fold,
-    out: Path,
-    runner: Backend,
-    device: str,
-    data: EyeDataset,
+    cell: Cell, spec: ExperimentSpec, fold: FoldRows, out: Path, runner: Backend, device: str
 ) -> CellTask:
     source = None
     if cell.source is not None:
@@ -279,7 +206,7 @@ def _transfer_keys(spec: ExperimentSpec, cells: Sequence[Cell]) -> dict[str, tup
 def _transfer_task(
     spec: ExperimentSpec,
     cells: Sequence[Cell],
-    folds: list[Fold],
+    folds: list[FoldRows],
     fold: int,
     seed: int,
     out: Path,
@@ -309,41 +236,3 @@ def _summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from robusteye.report import summarize
 
     return [s.to_dict() for s in summarize(rows)]
-
-
-class Progress:
-    """Cells done, running and the time left, on one bar; a line per finished task."""
-
-    def __init__(
-        self, total: int, done: int, slots: int, enabled: bool, log: Callable[[str], None]
-    ) -> None:
-        self.total, self.done, self.slots, self.log = total, done, slots, log
-        self.enabled = enabled
-        self.bar = tqdm(total=total, initial=done, unit="task", disable=not enabled,
-                        dynamic_ncols=True, desc="experiment")  # fmt: skip
-        self._postfix()
-
-    def _postfix(self) -> None:
-        self.bar.set_postfix_str(f"running {min(self.slots, self.total - self.done)}")
-
-    def skip(self, n: int) -> None:
-        """Count `n` tasks found already done."""
-        if n:
-            self.done += n
-            self.bar.update(n)
-            self._postfix()
-
-    def finished(self, row: dict[str, Any], line: str) -> None:
-        self.done += 1
-        self.bar.update()
-        self._postfix()
-        if self.enabled:
-            self.bar.write(line)
-        else:
-            self.log(line)
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.close()

@@ -11,7 +11,7 @@ import torch
 
 from robusteye.attacks import ATTACKS, run_attack, snr_db
 from robusteye.data import EyeDataset
-from robusteye.experiments.spec import ExperimentSpec
+from robusteye.experiments.grid.spec import ExperimentSpec
 from robusteye.folders import inside
 from robusteye.io import atomic_path
 from robusteye.models import load_model
