@@ -50,3 +50,59 @@ def test_split_errors(tiny_ds):
         person_kfold(tiny_ds, 13)
     with pytest.raises(UsageError, match="test_fraction"):
         holdout_split(tiny_ds, test_fraction=1.5)
+
+
+def test_person_splits_folds_are_the_kfold_of_the_persons_left_after_the_holdout() -> None:
+    from robusteye.data.splits import person_splits
+
+    ds = make_dataset(n=96, n_persons=24)
+    cut = person_splits(ds, holdout=0.25, folds=3, seed=4)
+    rest, held = holdout_split(ds, test_fraction=0.25, seed=4)
+    assert np.array_equal(cut.holdout, held)
+    inner = person_kfold(ds.subset(rest), 3, seed=4)
+    for fold, (tr, te) in zip(cut.folds, inner, strict=True):
+        assert np.array_equal(fold.train, rest[tr]) and np.array_equal(fold.test, rest[te])
+        assert not _persons(ds, fold.train) & _persons(ds, cut.holdout)
+    record = cut.record(ds)
+    assert record["holdout"] == persons_of(ds, held) and len(record["folds"]) == 3
+    assert "holdout" not in person_splits(ds, folds=3, seed=4).record(ds)
+
+
+def test_person_splits_with_a_validation_share_is_one_fold() -> None:
+    from robusteye.data.splits import person_splits
+
+    ds = make_dataset(n=96, n_persons=24)
+    cut = person_splits(ds, holdout=0.2, val=0.25, seed=1)
+    (fold,) = cut.folds
+    assert not _persons(ds, fold.train) & _persons(ds, fold.test)
+    assert not (_persons(ds, fold.train) | _persons(ds, fold.test)) & _persons(ds, cut.holdout)
+    covered = np.sort(np.concatenate([fold.train, fold.test, cut.holdout]))
+    assert np.array_equal(covered, np.arange(len(ds)))
+    (plain,) = person_splits(ds, val=0.0).folds
+    assert plain.test.size == 0 and plain.train.size == len(ds)
+
+
+def test_sample_rows_is_a_fixed_sorted_subset() -> None:
+    from robusteye.data.splits import sample_rows
+
+    rows = np.arange(10, 60)
+    a, b = sample_rows(rows, 7, seed=3), sample_rows(rows, 7, seed=3)
+    assert np.array_equal(a, b) and a.size == 7 and np.all(np.diff(a) > 0)
+    assert set(a.tolist()) <= set(rows.tolist())
+    assert not np.array_equal(a, sample_rows(rows, 7, seed=4))
+    assert sample_rows(rows, None, seed=3) is rows and sample_rows(rows, 99, seed=3) is rows
+
+
+def test_rows_of_persons_and_the_person_list_of_a_splits_file(tmp_path) -> None:
+    import json
+
+    from robusteye.data.splits import read_person_list, rows_of_persons
+
+    ds = make_dataset()
+    rows = rows_of_persons(ds, ["p01", "p03"])
+    assert _persons(ds, rows) == {"p01", "p03"} and np.all(np.diff(rows) > 0)
+    path = tmp_path / "splits.json"
+    path.write_text(json.dumps({"test": ["p01"], "val": 3}))
+    assert read_person_list(path) == ["p01"]
+    with pytest.raises(UsageError, match="no person list 'val'"):
+        read_person_list(path, "val")
