@@ -104,8 +104,12 @@ def test_train_spec_with_other_flags_or_missing(
 ) -> None:
     spec = tmp_path / "t.yaml"
     spec.write_text(yaml.safe_dump({"model": "wrn_16_1", "data": "synthetic:n=40"}))
-    run = run_cli(capsys, "train", "--spec", spec, "--out", tmp_path / "run", "--epochs", "3")
-    assert_error(run, 2, r"--epochs cannot be combined with --spec \(the spec sets it\)")
+    run = run_cli(
+        capsys, "train", "--spec", spec, "--out", tmp_path / "run", "--val-fraction", "0.2"
+    )
+    assert_error(run, 2, r"--val-fraction cannot be combined with --spec \(a training spec")
+    run = run_cli(capsys, "train", "--spec", spec, "--out", tmp_path / "run", "--model", "vgg")
+    assert_error(run, 2, r"spec: model\.name: unknown model 'vgg'")
     run = run_cli(capsys, "train", "--spec", tmp_path / "nope.yaml", "--out", tmp_path / "run")
     assert_error(run, 2, r"no such spec file: .*nope\.yaml")
     assert_only(tmp_path, "t.yaml")

@@ -211,16 +211,37 @@ def test_winner_retrained_from_the_written_spec_is_identical(
     assert comparable([{**mine, "id": 0}]) == comparable([{**theirs, "id": 0}])
 
 
-def test_train_spec_refuses_other_training_flags(
+def test_train_spec_flags_override_the_spec_and_the_resolved_spec_is_saved(
     tiny_select: SelectResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = str(tiny_select.out / "winner.yaml")
-    assert main(["train", "--spec", spec, "--out", str(tmp_path / "x"), "--lr", "0.3"]) == 2
-    err = capsys.readouterr().err
-    assert err.strip() == "error: --lr cannot be combined with --spec (the spec sets it)"
+    out = tmp_path / "x"
+    flags = ["--lr", "0.3", "--epochs", "1", "--seed", "4", "--no-progress"]
+    assert main(["train", "--spec", spec, "--out", str(out), *flags]) == 0
+    assert "lr=0.3" in capsys.readouterr().err
+    resolved = yaml.safe_load((out / "spec.yaml").read_text())
+    written = yaml.safe_load((tiny_select.out / "winner.yaml").read_text())
+    assert resolved["train"] == {**written["train"], "lr": 0.3, "epochs": 1}
+    assert resolved["seed"] == 4 and resolved["model"] == written["model"]
+    curves = (out / "curves.csv").read_text().strip().splitlines()
+    assert len(curves) == 2 and curves[1].split(",")[1] == "0.3"  # one epoch at lr 0.3
+    weights = "last/model.safetensors"
+    assert (out / weights).read_bytes() != (tiny_select.out / "winner" / weights).read_bytes()
+    # the run folder keeps its spec: resuming with other flags is refused, untouched
+    before = (out / weights).read_bytes()
+    assert main(["train", "--spec", spec, "--out", str(out), "--resume", "--lr", "0.2"]) == 2
+    assert "holds a run made with a different training spec: seed, train differ" in (
+        capsys.readouterr().err
+    )
+    assert (out / weights).read_bytes() == before
+    # and the saved spec rebuilds the same model
+    again = tmp_path / "again"
+    assert main(["train", "--spec", str(out / "spec.yaml"), "--out", str(again),
+                 "--no-progress"]) == 0  # fmt: skip
+    assert (again / weights).read_bytes() == before
     assert main(["train", "--out", str(tmp_path / "y")]) == 2
     assert "give --model (or --spec)" in capsys.readouterr().err
-    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    assert not (tmp_path / "y").exists()
 
 
 def test_cli_dry_run_lists_trials_and_rungs(

@@ -12,7 +12,7 @@ from robusteye.cli.options import data_options, device_option, open_source
 from robusteye.cli.table import parse_floats
 from robusteye.corruptions import parse_corruptions
 from robusteye.errors import UsageError
-from robusteye.experiments.trainspec import load_train_spec, train_from_spec
+from robusteye.experiments.trainspec import TrainSpec, load_train_spec, train_from_spec
 from robusteye.models import list_models
 from robusteye.train import REGIMES, RegimeConfig, TrainConfig
 from robusteye.train.run import TrainJob, run_job
@@ -25,7 +25,8 @@ from robusteye.train.run import TrainJob, run_job
     type=click.Path(dir_okay=False),
     default=None,
     help="A training spec (YAML, e.g. the winner.yaml of robusteye select): it sets the "
-    "model, the training, the data and the hold-out persons.",
+    "model, the training, the data and the hold-out persons; flags given with it override "
+    "the spec, and the resolved spec is saved as OUT/spec.yaml.",
 )
 @click.option("--model", "model_name", default=None, help="A registered model name.")
 @click.option(
@@ -234,23 +235,86 @@ def _adv_eps(text: str) -> tuple[tuple[float, float], tuple[float, ...]]:
     return (min(values), max(values)), tuple(values)
 
 
-#: options that may accompany --spec (everything else is the spec's to set)
-_WITH_SPEC = ("spec_path", "out", "source", "device", "resume", "progress")
+#: flags that are the spec's `train` fields, as `robusteye train` names them
+_TRAIN_FLAGS = {
+    "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "momentum": "momentum",
+    "nesterov": "nesterov", "weight_decay": "weight_decay", "schedule": "schedule",
+    "step_size": "step_size", "augment": "augment", "channels_last": "channels_last",
+    "corruption_p": "corruption_p", "corruption_max_severity": "corruption_max_severity",
+}  # fmt: skip
+#: flags that are regime fields
+_REGIME_FLAGS = {
+    "regime": "kind", "perturbation": "perturbation", "eps": "eps", "percent": "percent",
+    "source_ckpt": "source", "adv_fraction": "fraction", "adv_attack": "attack",
+}  # fmt: skip
+#: flags a training spec has no place for
+_NOT_WITH_SPEC = {
+    "val_fraction": "a training spec keeps the last epoch and has no validation split",
+    "tensorboard": "a training spec run logs curves.csv only",
+    "label_map": "a spec's data is one source string",
+    "manifest": "a spec's data is one source string",
+    "person_regex": "a spec's data is one source string",
+    "classes": "a spec's data is one source string",
+}
+
+
+def spec_overrides(ctx: click.Context) -> dict[str, Any]:
+    """The flags given on the command line beside --spec, as the spec fields they set
+    (timm's rule: the YAML gives the defaults, flags override them)."""
+    given = {
+        name: ctx.params[name]
+        for name in ctx.params
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    }
+    for name, why in _NOT_WITH_SPEC.items():
+        if name in given:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag} cannot be combined with --spec ({why})")
+    out: dict[str, Any] = {}
+    if "model_name" in given:
+        out["model"] = given["model_name"]
+    if "seed" in given:
+        out["seed"] = given["seed"]
+    if "test_fraction" in given:
+        out["holdout"] = given["test_fraction"]
+    for name, key in _TRAIN_FLAGS.items():
+        if name in given:
+            out[f"train.{key}"] = given[name]
+    if "corruptions" in given:
+        out["train.corruptions"] = list(parse_corruptions(given["corruptions"]))
+    for name, key in _REGIME_FLAGS.items():
+        if name in given:
+            out[f"train.regime.{key}"] = given[name]
+    if "adv_eps" in given:
+        (lo, hi), choices = _adv_eps(given["adv_eps"])
+        out["train.regime.eps_min"], out["train.regime.eps_max"] = lo, hi
+        out["train.regime.eps_choices"] = list(choices)
+    return out
+
+
+def apply_overrides(spec: TrainSpec, overrides: dict[str, Any]) -> TrainSpec:
+    """`spec` with dotted `overrides` set, validated again (a new model name drops the old
+    model's options)."""
+    raw = spec.to_dict()
+    for key, value in overrides.items():
+        if key == "model":
+            if value != spec.model.name:
+                raw["model"] = {"name": value}
+            continue
+        *parents, leaf = key.split(".")
+        node = raw
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return load_train_spec(raw)
 
 
 def _train_spec(ctx: click.Context, path: str, out: str, resume: bool, progress: bool) -> None:
-    given = [
-        name
-        for name in ctx.params
-        if name not in _WITH_SPEC
-        and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-    ]
-    if given:
-        flag = "--" + given[0].replace("_", "-").removesuffix("-name")
-        raise UsageError(f"{flag} cannot be combined with --spec (the spec sets it)")
+    overrides = spec_overrides(ctx)
     source = ctx.params["source"] if _given(ctx, "source") else None
-    spec = load_train_spec(path, data=source)
-    click.echo(f"training {spec.model.name} from {path} on {spec.data} -> {out}", err=True)
+    spec = apply_overrides(load_train_spec(path, data=source), overrides)
+    shown = "".join(f", {k}={v}" for k, v in overrides.items())
+    click.echo(f"training {spec.model.name} from {path}{shown} on {spec.data} -> {out}", err=True)
     result = train_from_spec(
         spec,
         out,
@@ -275,7 +339,10 @@ def _train_spec(ctx: click.Context, path: str, out: str, resume: bool, progress:
                     + (f" ({point['snr_db']:.1f} dB)" if point["snr_db"] is not None else "")
                     + f": accuracy {point['metrics']['accuracy']:.4f}"
                 )
-    click.echo(f"checkpoint: {out}/last; hold-out figures: {out}/evaluation.json")
+    click.echo(
+        f"checkpoint: {out}/last; spec as run: {out}/spec.yaml; "
+        f"hold-out figures: {out}/evaluation.json"
+    )
 
 
 def _given(ctx: click.Context, name: str) -> bool:

@@ -28,6 +28,7 @@ from robusteye.experiments.base import (
     model_entry,
     parse_spec,
 )
+from robusteye.experiments.rundir import SPEC_FILE, check_or_write
 from robusteye.experiments.scoring import attack_curve
 from robusteye.io import atomic_path, write_json
 from robusteye.train.config import TrainConfig
@@ -103,7 +104,8 @@ def train_from_spec(
 ) -> TrainSpecResult:
     """Train the spec's model on every non-held-out person; score it once on the hold-out.
 
-    Writes `out/last` (the final model), `out/curves.csv`, `out/splits.json`,
+    Writes `out/spec.yaml` (the spec as run: a resumed run must have the same), `out/last`
+    (the final model), `out/curves.csv`, `out/splits.json`,
     `out/metrics.json` and `out/evaluation.json` (clean metrics and attack curves on the
     hold-out persons). A finished or interrupted run in `out` is resumed.
     """
@@ -120,7 +122,12 @@ def train_from_spec(
         test_fraction=spec.holdout,
         split_seed=spec.split_seed,
     )
-    result = run_job(job, resume=resume, progress=progress, log=log)
+
+    def record(folder: Path) -> None:  # the resolved spec beside the outputs, checked on resume
+        check_or_write(folder / SPEC_FILE, spec.to_dict(), "a different training spec",
+                       as_yaml=True)  # fmt: skip
+
+    result = run_job(job, resume=resume, progress=progress, log=log, on_claim=record)
     evaluation = None
     if result.test_metrics is not None:
         model = result.fit.model.eval()

@@ -42,7 +42,7 @@ class JobResult:
 
 
 #: what a training run writes; a folder holding any of them is a training run
-RUN_FILES = ("last", ".last.old", "best", "curves.csv", "metrics.json", "splits.json")
+RUN_FILES = ("last", ".last.old", "best", "curves.csv", "metrics.json", "splits.json", "spec.yaml")
 
 
 def is_training_run(folder: Path) -> bool:
@@ -56,9 +56,12 @@ def run_job(
     progress: bool = False,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     log: Callable[[str], None] = lambda _: None,
+    on_claim: Callable[[Path], None] | None = None,
 ) -> JobResult:
     """Train `job`; with `job.out`, the folder is locked for the run and must be new, empty,
-    or (with `resume`) hold this training run. Finished runs are never overwritten."""
+    or (with `resume`) hold this training run. Finished runs are never overwritten.
+    `on_claim(folder)` runs once the folder is held, before any training (to record or
+    check what the run is made of)."""
     if job.out is None:
         return _run_job(job, resume, progress, on_epoch, log)
     refuse = (
@@ -68,7 +71,9 @@ def run_job(
             f"{job.out} holds a training run; pass --resume to continue it, or choose another --out"
         )
     )
-    with claimed(job.out, is_training_run, refuse=refuse):
+    with claimed(job.out, is_training_run, refuse=refuse) as folder:
+        if on_claim is not None:
+            on_claim(folder)
         return _run_job(job, resume, progress, on_epoch, log)
 
 
