@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from robusteye.errors import UsageError
-from robusteye.experiments.selection.spec import Halving, Objective, load_select_spec
+from robusteye.experiments.selection.space import Halving
+from robusteye.experiments.selection.spec import Objective, load_select_spec
 
 
 def _spec(**over: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -65,6 +65,23 @@ class TrainSpec(BaseSpec):
         return TrainConfig.from_dict(
             {**self.train, "seed": self.seed, "device": device, "val_fraction": 0.0}
         )
+
+    def override(self, changes: Mapping[str, Any]) -> TrainSpec:
+        """This spec with `changes` set, validated again: dotted keys (`train.lr`,
+        `train.regime.kind`, `holdout`); `model` a model name (a new name drops the old
+        model's options)."""
+        raw = self.to_dict()
+        for key, value in changes.items():
+            if key == "model":
+                if value != self.model.name:
+                    raw["model"] = {"name": value}
+                continue
+            *parents, leaf = key.split(".")
+            node = raw
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        return load_train_spec(raw)
 
     def to_yaml(self, header: str = "") -> str:
         lines = "".join(f"# {line}\n" for line in header.splitlines())

@@ -6,6 +6,9 @@ Determinism: data order, augmentation, adversarial draws, constraint subsampling
 corruption draws each have their own seeded generator; dropout uses torch's global RNG inside
 `fork_rng`, seeded from the config and saved with the state, so the caller's global RNG is left
 untouched.
+
+One file of about 300 lines: the loop, its checkpoints and its resume share the trainer's
+state (generators, optimizer, history) and are only correct together.
 """
 
 from __future__ import annotations
