@@ -113,6 +113,20 @@ from robusteye.train.run import TrainJob, run_job
     show_default=True,
 )
 @click.option(
+    "--cert-radius",
+    type=click.FloatRange(min=0, max=10),
+    default=36 / 255,
+    show_default="36/255",
+    help="certified: the L2 radius the Lipschitz-margin loss trains for.",
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0, min_open=True, max=100),
+    default=0.25,
+    show_default=True,
+    help="certified: temperature of the Lipschitz-margin loss.",
+)
+@click.option(
     "--corruptions",
     default=None,
     help="Also corrupt training batches: 'all' or a comma-separated list (robusteye corrupt).",
@@ -161,6 +175,8 @@ def train(
     adv_fraction: float,
     adv_eps: str,
     adv_attack: str,
+    cert_radius: float,
+    temperature: float,
     corruptions: str | None,
     resume: bool,
     progress: bool,
@@ -190,6 +206,8 @@ def train(
         eps_min=lo_hi[0],
         eps_max=lo_hi[1],
         eps_choices=choices,
+        radius=cert_radius,
+        temperature=temperature,
     )
     names = () if corruptions is None else parse_corruptions(corruptions)
     config = TrainConfig(regime=reg, corruptions=names, **train_options)
@@ -251,6 +269,7 @@ _TRAIN_FLAGS = {
 _REGIME_FLAGS = {
     "regime": "kind", "perturbation": "perturbation", "eps": "eps", "percent": "percent",
     "source_ckpt": "source", "adv_fraction": "fraction", "adv_attack": "attack",
+    "cert_radius": "radius", "temperature": "temperature",
 }  # fmt: skip
 #: flags a training spec has no place for
 _NOT_WITH_SPEC = {

@@ -1,11 +1,11 @@
 """Models: registry, Wide ResNets, the study's CNN, Parseval layers, diagnostics, checkpoints.
 
-The registry is filled by the explicit imports of `wrn` and `cnn` below.
+The registry is filled by the explicit imports of `wrn`, `cnn` and `lipschitz` below.
 """
 
 from __future__ import annotations
 
-from robusteye.models import cnn, wrn  # noqa: F401  (registers the entry points)
+from robusteye.models import cnn, lipschitz, wrn  # noqa: F401  (registers the entry points)
 from robusteye.models.base import EyeModel, Normalize
 from robusteye.models.checkpoint import (
     CheckpointConfig,

@@ -73,6 +73,11 @@ class EyeModel(nn.Module):
         """Upper bound of the network's Lipschitz constant given each layer's bound `factor`."""
         raise NotImplementedError
 
+    def bn_folds(self) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
+        """(conv, BatchNorm) pairs where the BatchNorm directly follows the conv and sees
+        nothing else, so a sound bound may fold it into the kernel (none by default)."""
+        return []
+
 
 def init_weights(model: nn.Module) -> None:
     """Kaiming (fan-out) convs, unit BN, zero biases; Parseval layers keep their orthogonal init."""

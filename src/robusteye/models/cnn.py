@@ -63,6 +63,9 @@ class EyeCNN(EyeModel):
             bound *= cast(ConvStage, stage).lipschitz(factor)
         return bound * factor(self.hidden) * factor(self.classifier)
 
+    def bn_folds(self) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
+        return [(s.conv, s.bn) for s in cast(list[ConvStage], list(self.stages))]
+
 
 def _cnn(name: str, arch: str, num_classes: int, overrides: dict[str, Any]) -> EyeModel:
     return build_model(model_config(name, arch, num_classes, overrides))

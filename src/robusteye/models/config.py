@@ -29,6 +29,7 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     | _PARSEVAL_DEFAULTS,
     "cnn": {"hidden": 256, "dropout": 0.5},
     "parseval_cnn": {"hidden": 256, "dropout": 0.5} | _PARSEVAL_DEFAULTS,
+    "lipschitz_cnn": {"width": 16, "convs": 2, "hidden": 128},
 }
 
 CONVEX_MODES = ("simplex", "sigmoid")
@@ -36,7 +37,7 @@ CONVEX_MODES = ("simplex", "sigmoid")
 #: the size of the model built before its weights are read, so every size is bounded: the
 #: largest model these allow (WRN-100-32 is refused by MAX_PARAMETERS, see checkpoint.py)
 #: is far beyond anything a 32 x 32 eye crop needs (WRN-28-10 has 36.5 M parameters).
-MAX_SIZE = {"depth": 100, "width": 32, "hidden": 16384, "passes": 64}
+MAX_SIZE = {"depth": 100, "width": 32, "hidden": 16384, "passes": 64, "convs": 16}
 MAX_CLASSES = 1000
 MAX_IN_CHANNELS = 4
 MAX_NAME = 200  # characters of a model or class name
@@ -72,7 +73,7 @@ def _check_param(arch: str, key: str, value: Any) -> None:
             raise UsageError(
                 f"{where} must be an int >= 10 with (depth - 4) % 6 == 0, got {value!r}"
             )
-    elif key in ("width", "passes", "hidden"):
+    elif key in ("width", "passes", "hidden", "convs"):
         if not _is_int(value) or value < 1:
             raise UsageError(f"{where} must be an int >= 1, got {value!r}")
     elif key == "dropout":

@@ -154,7 +154,8 @@ def _layer_report(
         )  # fmt: skip
         return LayerReport(name, "conv", norm, orthogonality_error(m.weight), constrained)
     if isinstance(m, nn.Linear):
-        norm = float(torch.linalg.matrix_norm(m.weight.detach().float(), ord=2))
+        matrix = getattr(m, "effective_weight", m.weight).detach().float()
+        norm = float(torch.linalg.matrix_norm(matrix, ord=2))
         return LayerReport(name, "linear", norm, orthogonality_error(m.weight), constrained)
     if isinstance(m, nn.BatchNorm2d):
         return LayerReport(name, "batchnorm", batchnorm_lipschitz(m), None, False)

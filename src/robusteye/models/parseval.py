@@ -199,5 +199,8 @@ class ConvexMerge(nn.Module, Constrained):
 
 
 def conv_weight(conv: nn.Conv2d) -> Tensor:
-    """The kernel a convolution really applies (the effective weight for Parseval convs)."""
-    return conv.effective_weight if isinstance(conv, ParsevalConv2d) else conv.weight
+    """The kernel a convolution really applies (the effective weight of Parseval and AOL
+    convs, which reparametrise theirs)."""
+    weight = getattr(conv, "effective_weight", conv.weight)
+    assert isinstance(weight, Tensor)
+    return weight

@@ -90,6 +90,9 @@ class WideResNet(EyeModel):
             bound *= cast(WideBlock, block).lipschitz(factor)
         return bound * factor(self.final_bn) * factor(self.pool) * factor(self.classifier)
 
+    def bn_folds(self) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
+        return [(b.conv1, b.bn2) for b in cast(list[WideBlock], list(self.blocks))]
+
 
 def _wrn(
     name: str, arch: str, num_classes: int, overrides: dict[str, Any], **defaults: Any

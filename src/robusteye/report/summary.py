@@ -196,7 +196,7 @@ class VariantSummary:
         }
 
 
-_KIND_ORDER = {"standard": 0, "augment": 1, "adversarial": 2}
+_KIND_ORDER = {"standard": 0, "augment": 1, "adversarial": 2, "certified": 3}
 
 
 def group_cells(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

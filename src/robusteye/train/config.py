@@ -15,7 +15,7 @@ from robusteye.corruptions import MAX_SEVERITY, parse_corruptions
 from robusteye.devices import parse_device
 from robusteye.errors import UsageError
 
-REGIMES = ("standard", "augment", "adversarial")
+REGIMES = ("standard", "augment", "adversarial", "certified")
 SCHEDULES = ("step", "cosine", "constant")
 
 
@@ -37,6 +37,10 @@ class RegimeConfig:
       `attack` examples (a gradient attack of `ATTACKS`, `pgd_steps` steps where it takes
       steps) crafted on the current model, eps per example uniform in
       [`eps_min`, `eps_max`] (or drawn from `eps_choices` when given).
+    - `certified`: clean data, and the Lipschitz-margin loss (Tsuzuku et al. 2018): cross
+      entropy on `(z - sqrt(2) radius e_y) / temperature`, which pushes each margin beyond
+      what certifies the L2 `radius`; for models that are 1-Lipschitz by construction
+      (`lipschitz_cnn`), where the margin is the certificate.
     """
 
     kind: str = "standard"
@@ -50,6 +54,8 @@ class RegimeConfig:
     eps_max: float = 0.032
     eps_choices: tuple[float, ...] = ()
     pgd_steps: int = 5
+    radius: float = 36 / 255
+    temperature: float = 0.25
 
     def __post_init__(self) -> None:
         _check(
@@ -85,6 +91,14 @@ class RegimeConfig:
             f"eps choices must lie in [0, 1], got {list(self.eps_choices)}",
         )
         _check(self.pgd_steps >= 1, f"pgd_steps must be >= 1, got {self.pgd_steps}")
+        _check(
+            _finite(self.radius) and 0 <= self.radius <= 10,
+            f"certified radius must lie in [0, 10], got {self.radius}",
+        )
+        _check(
+            _finite(self.temperature) and 0 < self.temperature <= 100,
+            f"temperature must lie in (0, 100], got {self.temperature}",
+        )
 
     @property
     def needs_source(self) -> bool:
@@ -104,6 +118,7 @@ class RegimeConfig:
             "standard": (),
             "augment": ("perturbation", "eps", "percent", "source"),
             "adversarial": ("fraction", "attack", "eps_min", "eps_max", "eps_choices", "pgd_steps"),
+            "certified": ("radius", "temperature"),
         }[self.kind]
         out: dict[str, Any] = {"kind": self.kind}
         for k in keys:

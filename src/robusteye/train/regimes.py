@@ -1,9 +1,12 @@
-"""What the regimes do to data: per-batch adversarial replacement (aim 2) and the one-off
-perturbed copies added to the training set (aim 1)."""
+"""What the regimes do: per-batch adversarial replacement (aim 2), the one-off perturbed
+copies added to the training set (aim 1), and the loss (the certified regime's margin)."""
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from robusteye.attacks import ATTACKS
@@ -35,6 +38,17 @@ def adversarial_batch(
     out = x.clone()
     out[rows] = adv
     return out
+
+
+def regime_loss(logits: Tensor, y: Tensor, regime: RegimeConfig) -> Tensor:
+    """The training loss: cross entropy, or for the certified regime the Lipschitz-margin
+    loss, cross entropy on `(z - sqrt(2) radius e_y) / T`, times T (so its gradients keep
+    the scale of plain cross entropy as T changes)."""
+    if regime.kind != "certified":
+        return F.cross_entropy(logits, y)
+    offset = math.sqrt(2.0) * regime.radius * F.one_hot(y, logits.shape[1]).to(logits.dtype)
+    t = regime.temperature
+    return F.cross_entropy((logits - offset) / t, y) * t
 
 
 def perturbed_copies(

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from robusteye.corruptions import random_corruption_batch
@@ -36,7 +35,7 @@ from robusteye.models import EyeModel, load_model, save_model
 from robusteye.models.checkpoint import write_checkpoint
 from robusteye.train.augment import random_affine
 from robusteye.train.config import TrainConfig
-from robusteye.train.regimes import adversarial_batch
+from robusteye.train.regimes import adversarial_batch, regime_loss
 from robusteye.train.state import STATE_JSON, load_state, save_state
 
 CURVE_FIELDS = (
@@ -97,6 +96,11 @@ class Trainer:
         on_epoch: Callable[[EpochRecord], None] | None = None,
         training_info: dict[str, Any] | None = None,
     ) -> None:
+        if config.regime.kind == "certified" and not getattr(model, "one_lipschitz", False):
+            raise UsageError(
+                f"the certified regime trains models that are 1-Lipschitz by construction "
+                f"(lipschitz_cnn); {model.config.name} is not"
+            )
         self.config = config
         self.device = resolve_device(config.device)
         self.model = model.to(self.device)
@@ -208,7 +212,7 @@ class Trainer:
             if cfg.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             logits = self.model(xb)
-            loss = F.cross_entropy(logits, yb)
+            loss = regime_loss(logits, yb, cfg.regime)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()

@@ -43,6 +43,8 @@ def regime_tag(r: RegimeConfig) -> str:
         )
         steps = f"-k{r.pgd_steps}" if "steps" in r.attack_options() else ""
         return f"adversarial-{r.attack}{steps}-{eps}-f{r.fraction:g}"
+    if r.kind == "certified":
+        return f"certified-r{r.radius:.4g}-t{r.temperature:g}"
     return "standard"
 
 
@@ -58,6 +60,8 @@ def regime_label(r: RegimeConfig) -> str:
             else f"{r.eps_min:g}-{r.eps_max:g}"
         )
         return f"adversarial: {r.attack.upper()} eps {eps}, {r.fraction:.0%} of each batch"
+    if r.kind == "certified":
+        return f"certified: Lipschitz margin for L2 radius {r.radius:.4g}"
     return "standard"
 
 

@@ -40,8 +40,14 @@ GRID_FIELDS = {
     "standard": (),
     "augment": ("perturbation", "eps", "percent"),
     "adversarial": ("fraction", "attack", "eps_min", "eps_max", "pgd_steps"),
+    "certified": ("radius", "temperature"),
 }
-_SCALAR_FIELDS = {"standard": (), "augment": ("source",), "adversarial": ("eps_choices",)}
+_SCALAR_FIELDS = {
+    "standard": (),
+    "augment": ("source",),
+    "adversarial": ("eps_choices",),
+    "certified": (),
+}
 #: Training fields any regime may add: training against natural corruptions as well.
 NATURAL_FIELDS = ("corruptions", "corruption_p", "corruption_max_severity")
 
@@ -50,7 +56,7 @@ class RegimeGrid(Strict):
     """One regime kind; list-valued fields are grid axes. `models` restricts it to some keys."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    kind: Literal["standard", "augment", "adversarial"]
+    kind: Literal["standard", "augment", "adversarial", "certified"]
     models: list[str] | None = None
 
     @model_validator(mode="after")
