@@ -1,9 +1,14 @@
-"""A toy task where the class is which half of the image is brighter, and a tiny CNN."""
+"""Toy tasks where the class is which half of the image is brighter: a tiny CNN on a faint
+version, and a small 1-Lipschitz model trained for certificates on a clear one."""
 
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+
+from robusteye.models import EyeModel, create_model
+from robusteye.train.config import RegimeConfig
+from robusteye.train.regimes import regime_loss
 
 
 def toy_batch(n: int = 256, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,3 +44,29 @@ def train_toy(steps: int = 40) -> nn.Module:
         opt.step()
     model.zero_grad(set_to_none=True)
     return model.eval()
+
+
+def halves(n: int, seed: int) -> tuple[Tensor, Tensor]:
+    """The class is which half of the image is brighter (by 0.25, on noise)."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = 0.3 + 0.2 * torch.rand(n, 1, 32, 32, generator=g)
+    x[y == 0, :, :16] += 0.25
+    x[y == 1, :, 16:] += 0.25
+    return x, y
+
+
+def train_lipschitz(steps: int = 40) -> tuple[EyeModel, Tensor, Tensor]:
+    """A small `lipschitz_cnn` trained for certificates on `halves` (every test point correct,
+    most certified at radius 0.5), and 64 test points."""
+    torch.manual_seed(0)
+    model = create_model("lipschitz_cnn", num_classes=2, width=4, convs=1, hidden=16)
+    regime = RegimeConfig(kind="certified", radius=0.5, temperature=0.25)
+    x, y = halves(256, seed=1)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        opt.zero_grad()
+        regime_loss(model(x), y, regime).backward()
+        opt.step()
+    return model.eval(), *halves(64, seed=7)

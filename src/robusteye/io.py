@@ -50,6 +50,15 @@ def check_target(path: Path) -> None:
         raise UsageError(f"{path} exists and is not a regular file; refusing to replace it")
 
 
+def check_output_path(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any work, an output file whose folder is missing or that would replace
+    something other than a regular file."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise UsageError(f"output folder does not exist: {path.parent}")
+    check_target(path)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success it replaces `path` in one rename."""

@@ -13,6 +13,7 @@ import click
 
 from robusteye import __version__
 from robusteye.cli.audit import audit_command
+from robusteye.cli.certify import certify_command
 from robusteye.cli.corrupt import corrupt
 from robusteye.cli.data import data
 from robusteye.cli.evaluate import attack, evaluate, transfer
@@ -36,8 +37,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for _command in (
-    data, train, evaluate, attack, audit_command, transfer, corrupt, inspect, experiment, select,
-    report, predict,
+    data, train, evaluate, attack, audit_command, certify_command, transfer, corrupt, inspect,
+    experiment, select, report, predict,
 ):  # fmt: skip
     cli.add_command(_command)
 

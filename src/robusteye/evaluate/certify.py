@@ -41,6 +41,8 @@ from robusteye.models.parseval import conv_weight
 
 #: relative enlargement of the product bound, against rounding
 SAFETY = 1e-6
+#: the name of certified accuracy where it sits beside the attacks' curves
+CERTIFIED = "certified"
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class CertPoint:
     """Certified accuracy at one radius (or at one SNR: one radius per image)."""
 
     radius: float  # the radius, or the mean per-image radius for an SNR
-    snr_db: float | None
+    snr_db: float | None  # the SNR asked for (None when a radius was)
+    mean_snr_db: float | None  # mean over images of the SNR of a perturbation of that size
     certified_accuracy: float
     certified: Tensor  # bool per example
 
@@ -56,6 +59,7 @@ class CertPoint:
         return {
             "radius": self.radius,
             "snr_db": self.snr_db,
+            "mean_snr_db": self.mean_snr_db,
             "certified_accuracy": self.certified_accuracy,
         }
 
@@ -123,10 +127,15 @@ def certify(
             else norms * 10.0 ** (-float(value) / 20.0)
         )
         ok = correct & (radius > need)
+        if radii is None:
+            mean_snr: float | None = float(value)
+        else:
+            mean_snr = float((20 * torch.log10(norms / need)).mean()) if value > 0 else None
         points.append(
             CertPoint(
                 radius=float(need.mean()),
                 snr_db=None if radii is not None else float(value),
+                mean_snr_db=mean_snr,
                 certified_accuracy=float(ok.double().mean()),
                 certified=ok.cpu(),
             )

@@ -1,7 +1,7 @@
 """What every spec is made of: the strict base model, the fields grid experiments, searches
 and training specs share (name, data, the hold-out persons, the training settings), the
-entries they name (models, evaluation attacks, the audit, corruptions) and the one YAML
-reader that turns every mistake into one `UsageError` line naming the file and the field.
+entries they name (models, evaluation attacks, the audit, certificates, corruptions) and the
+one YAML reader that turns every mistake into one `UsageError` line naming the file and the field.
 """
 
 from __future__ import annotations
@@ -157,6 +157,26 @@ class AuditEval(Strict):
                 raise ValueError(f"eps values must be >= 0, got {self.eps}")
         else:
             check_eps_or_snr(self.eps, self.snr)
+        return self
+
+
+class CertifyEval(Strict):
+    """Certified L2 accuracy from a sound Lipschitz bound (`robusteye.evaluate.certify`), at
+    each `radius` or at each `snr` in dB (per image the radius ||x|| 10^(-SNR/20))."""
+
+    radius: list[float] | None = None
+    snr: list[float] | None = None
+    limit: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_axis(self) -> CertifyEval:
+        if (self.radius is None) == (self.snr is None):
+            raise ValueError("give radius or snr values (one of them)")
+        for name, values in (("radius", self.radius), ("snr", self.snr)):
+            if values is not None and (not values or not all(math.isfinite(v) for v in values)):
+                raise ValueError(f"{name} must be a non-empty list of finite numbers")
+        if self.radius is not None and any(r < 0 for r in self.radius):
+            raise ValueError(f"radius values must be >= 0, got {self.radius}")
         return self
 
 

@@ -1,5 +1,6 @@
 """Scoring a trained model, the same way wherever it was trained: robustness curves of
-evaluation attacks, the attack audit, the corruption benchmark, on a fixed set of rows;
+evaluation attacks, the attack audit, certificates, the corruption benchmark, on a fixed set
+of rows;
 and checkpoints as bytes, so models travel between processes and machines.
 
 Grid cells, search trials and training specs all score through these functions, so a figure
@@ -17,8 +18,9 @@ import numpy as np
 from robusteye.data import EyeDataset
 from robusteye.evaluate import robustness_curve
 from robusteye.evaluate.audit import WORST_CASE, audit
+from robusteye.evaluate.certify import CERTIFIED, certify
 from robusteye.evaluate.corruption import corruption_benchmark
-from robusteye.experiments.base import AttackEval, AuditEval, CorruptionEval
+from robusteye.experiments.base import AttackEval, AuditEval, CertifyEval, CorruptionEval
 from robusteye.models import EyeModel, load_model, save_model
 from robusteye.models.checkpoint import CARD_NAME
 
@@ -84,6 +86,31 @@ def worst_case_curve(result: dict[str, Any]) -> dict[str, Any]:
             for p in points
         ],
         "n": result["n"],
+    }
+
+
+def certify_scores(
+    model: EyeModel, data: EyeDataset, rows: np.ndarray, spec: CertifyEval
+) -> dict[str, Any]:
+    """Certified accuracy on the first `spec.limit` of the attacked rows, as a curve of the
+    row (attack "certified"), so tables and figures show it next to the attacks' curves."""
+    scored = data.subset(rows[: spec.limit] if spec.limit else rows)
+    result = certify(model, scored.images, scored.labels, radii=spec.radius, snr=spec.snr)
+    return {
+        "attack": CERTIFIED,
+        "options": {"norm": "l2", "lipschitz": result.lipschitz},
+        "clean": {"accuracy": result.clean_accuracy},
+        "points": [
+            {
+                "eps": p.radius,
+                "snr_db": p.mean_snr_db,
+                "mean_snr_db": p.mean_snr_db,
+                "target_snr_db": p.snr_db,
+                "metrics": {"accuracy": p.certified_accuracy},
+            }
+            for p in result.points
+        ],
+        "n": result.n,
     }
 
 

@@ -52,6 +52,8 @@ def isometric_init_(matrix: Tensor) -> Tensor:
     so AOL leaves it unscaled: orthogonal when square or tall; when wide, each output
     averages its own disjoint group of inputs (`1 / sqrt(group size)` each)."""
     fout, fin = matrix.shape
+    if matrix.is_meta:  # a shape built only to receive saved weights: nothing to draw
+        return matrix
     if fout >= fin:
         return nn.init.orthogonal_(matrix)
     matrix.zero_()

@@ -1,5 +1,6 @@
 """The attack audit in the report: the worst case next to each attack's curve, per variant,
-and every indicator of attack failure in plain sight at the top of the page."""
+certified accuracy (a lower bound the attacks can never go below) under them, and every
+indicator of attack failure in plain sight at the top of the page."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from robusteye.evaluate.audit import WORST_CASE
+from robusteye.evaluate.certify import CERTIFIED
 from robusteye.report.curves import attack_names
 from robusteye.report.style import FigureFile, Variants, mean_std, new_figure, save_figure, wrap
 from robusteye.report.summary import stat
@@ -18,6 +20,10 @@ from robusteye.report.summary import stat
 
 def has_audit(cells: Sequence[dict[str, Any]]) -> bool:
     return any(isinstance(c.get("audit"), dict) for c in cells)
+
+
+def has_certificates(cells: Sequence[dict[str, Any]]) -> bool:
+    return any(a.get("attack") == CERTIFIED for c in cells for a in c.get("attacks") or [])
 
 
 def warnings_html(cells: Sequence[dict[str, Any]]) -> str:
@@ -49,35 +55,42 @@ def warnings_html(cells: Sequence[dict[str, Any]]) -> str:
 
 
 def worst_case_vs_attacks(vs: Variants, path: Path) -> FigureFile:
-    """One panel per variant: accuracy against SNR under each attack, and the audit's worst
-    case (black) below them all."""
-    variants = [v for v in vs.cells if any(a == WORST_CASE for a in _names(vs.cells[v]))]
+    """One panel per variant: accuracy against SNR under each attack, the audit's worst
+    case (black) below them all, and certified accuracy (green, dashed) below that."""
+    bounds = (WORST_CASE, CERTIFIED)
+    variants = [v for v in vs.cells if any(a in bounds for a in _names(vs.cells[v]))]
     ncols = min(3, len(variants))
     nrows = -(-len(variants) // ncols)
     fig, axes = new_figure(nrows, ncols, panel=(4.2, 3.2))
-    others = [a for a in attack_names(vs) if a != WORST_CASE]
+    others = [a for a in attack_names(vs) if a not in bounds]
     colors = {a: f"C{i}" for i, a in enumerate(others)}
+    styles = {
+        WORST_CASE: {"color": "black", "linewidth": 2.2, "label": "worst case (audit)"},
+        CERTIFIED: {
+            "color": "tab:green", "linewidth": 2.2, "linestyle": "--",
+            "label": "certified (L2, sound bound)",
+        },
+    }  # fmt: skip
     for ax, v in zip(axes.flat, variants, strict=False):
-        for attack in [*others, WORST_CASE]:
+        for attack in [*others, *bounds]:
             xs, rows = _curve(vs.cells[v], attack)
             if not xs:
                 continue
             mean, _ = mean_std(rows)
-            worst = attack == WORST_CASE
-            ax.plot(
-                xs, mean, marker="o", markersize=3,
-                color="black" if worst else colors[attack],
-                linewidth=2.2 if worst else 1.2,
-                label="worst case (audit)" if worst else attack.upper(),
-            )  # fmt: skip
+            style = styles.get(
+                attack, {"color": colors.get(attack), "linewidth": 1.2, "label": attack.upper()}
+            )
+            ax.plot(xs, mean, marker="o", markersize=3, **style)
         ax.invert_xaxis()
         ax.set(ylim=(0, 1), title=wrap(vs.label(v), 40), xlabel="SNR (dB); stronger →")
         ax.set_ylabel("accuracy")
         ax.legend(fontsize=7, loc="lower left")
     for ax in list(axes.flat)[len(variants) :]:
         ax.set_visible(False)
-    fig.suptitle("Each attack against the audit's worst case, mean across folds")
-    return save_figure(fig, path, "Accuracy against SNR: each attack and the worst case")
+    fig.suptitle("Each attack, the audit's worst case and certified accuracy, mean across folds")
+    return save_figure(
+        fig, path, "Accuracy against SNR: each attack, the worst case and the certificate"
+    )
 
 
 def _names(cells: Sequence[dict[str, Any]]) -> list[str]:

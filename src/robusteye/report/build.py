@@ -82,11 +82,12 @@ def _figures(
         "natural": [],
     }
     for attack in attacks:
-        if attack != audit.WORST_CASE:  # the worst case has no ROC: it is a mask, not logits
+        # the worst case and certified accuracy have no ROC: they are masks, not logits
+        if attack not in (audit.WORST_CASE, audit.CERTIFIED):
             out["roc"].append(curves.roc_attack(vs, attack, folder / f"roc_{_slug(attack)}.png"))
         path = folder / f"accuracy_vs_snr_{_slug(attack)}.png"
         out["snr"].append(curves.accuracy_vs_snr(vs, attack, path))
-    if audit.has_audit(run.cells):
+    if audit.has_audit(run.cells) or audit.has_certificates(run.cells):
         path = folder / "worst_case_vs_attacks.png"
         out["snr"].insert(0, audit.worst_case_vs_attacks(vs, path))
     if natural.has_corruptions(summaries):

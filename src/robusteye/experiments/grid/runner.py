@@ -175,6 +175,7 @@ def _cell_task(
         attacks=tuple(spec.evaluation.attacks),
         corruptions=spec.evaluation.corruptions,
         audit=spec.evaluation.audit,
+        certify=spec.evaluation.certify,
         data_source=spec.data,
         work_dir=str((out / "cells" / cell.id / "train").resolve()),
         source_files=source,

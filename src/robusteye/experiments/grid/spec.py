@@ -20,6 +20,7 @@ from robusteye.experiments.base import (
     AttackName,
     AuditEval,
     BaseSpec,
+    CertifyEval,
     CorruptionEval,
     ModelEntry,
     Strict,
@@ -137,6 +138,8 @@ class Evaluation(Strict):
     transfer: TransferEval | None = None
     #: the worst case over a suite of attacks, with indicators of attack failure
     audit: AuditEval | None = None
+    #: certified L2 accuracy from a sound Lipschitz bound, drawn beside the attacks
+    certify: CertifyEval | None = None
     #: at most this many evaluation images are attacked (clean metrics use all of them)
     limit: int | None = Field(default=None, ge=1)
     #: crops shown in the report's image grid

@@ -21,13 +21,14 @@ import torch
 from robusteye.data import EyeDataset
 from robusteye.evaluate import classification_metrics, predict_logits, transfer_matrix
 from robusteye.evaluate.roc import roc_curve_micro
-from robusteye.experiments.base import AttackEval, AuditEval, CorruptionEval
+from robusteye.experiments.base import AttackEval, AuditEval, CertifyEval, CorruptionEval
 from robusteye.experiments.grid.cells import Cell
 from robusteye.experiments.grid.spec import TransferEval
 from robusteye.experiments.scoring import (
     Files,
     attack_curve,
     audit_scores,
+    certify_scores,
     corruption_scores,
     model_files,
     model_from_files,
@@ -54,6 +55,7 @@ class CellTask:
     threads: int | None = None
     corruptions: CorruptionEval | None = None
     audit: AuditEval | None = None
+    certify: CertifyEval | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
     if task.audit is not None:
         audited = audit_scores(model, data, task.attack_idx, task.audit, cell.seed)
         curves.append(worst_case_curve(audited))
+    if task.certify is not None:
+        curves.append(certify_scores(model, data, task.attack_idx, task.certify))
     natural = None
     if task.corruptions is not None:
         natural = corruption_scores(model, data, task.attack_idx, task.corruptions, cell.seed)
