@@ -40,6 +40,15 @@ def test_shipped_specs_load(name: str, cells: int | None) -> None:
     assert {m.name for m in spec.models} == {"wrn_16_1", "parseval_wrn_16_1"}
 
 
+def test_the_certified_spec_loads() -> None:
+    spec = load_spec(SPECS / "certified.yaml")
+    cells = expand_cells(spec)
+    assert len(cells) == 9
+    kinds = {(c.model.name, c.regime.kind) for c in cells}
+    assert ("lipschitz_cnn", "certified") in kinds and ("wrn_16_1", "standard") in kinds
+    assert spec.evaluation.certify is not None and spec.evaluation.audit is not None
+
+
 def test_grid_expands_in_spec_order_with_stable_ids() -> None:
     cells = expand_cells(load_spec(base()))
     # 2 models x (1 standard + 2 x 2 augment + 1 adversarial) x 2 folds

@@ -27,7 +27,7 @@ from robusteye.attacks.snr import SNR_MAX_DB
 from robusteye.errors import UsageError
 from robusteye.models import list_models
 from robusteye.readers import parse_yaml, read_text
-from robusteye.train.config import TrainConfig
+from robusteye.train.config import RegimeConfig, TrainConfig
 
 
 def _known_attack(name: str) -> str:
@@ -76,6 +76,18 @@ class ModelEntry(Strict):
     @property
     def id(self) -> str:
         return self.key or self.name
+
+    def check_regime(self, regime: RegimeConfig) -> None:
+        """Refuse, at load time, a regime this model cannot take (a `ValueError` for pydantic)."""
+        from robusteye.models.registry import create_model
+        from robusteye.train.regimes import check_regime_model
+
+        with torch.device("meta"):
+            model = create_model(self.name, 2, **self.options)
+        try:
+            check_regime_model(regime, model)
+        except UsageError as err:
+            raise ValueError(str(err)) from None
 
 
 def model_entry(v: Any) -> Any:

@@ -29,7 +29,7 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     | _PARSEVAL_DEFAULTS,
     "cnn": {"hidden": 256, "dropout": 0.5},
     "parseval_cnn": {"hidden": 256, "dropout": 0.5} | _PARSEVAL_DEFAULTS,
-    "lipschitz_cnn": {"width": 16, "convs": 2, "hidden": 128},
+    "lipschitz_cnn": {"width": 16, "convs": 1, "hidden": 128},
 }
 
 CONVEX_MODES = ("simplex", "sigmoid")

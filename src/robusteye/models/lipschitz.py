@@ -162,6 +162,6 @@ class LipschitzCNN(EyeModel):
 
 @register_model
 def lipschitz_cnn(num_classes: int = 4, **overrides: Any) -> EyeModel:
-    """1-Lipschitz AOL CNN for certified robustness (`width` 16, `convs` 2, `hidden` 128)."""
+    """1-Lipschitz AOL CNN for certified robustness (`width` 16, `convs` 1, `hidden` 128)."""
     overrides.setdefault("std", 1.0)  # a std below 1 would scale the Lipschitz constant up
     return build_model(model_config("lipschitz_cnn", "lipschitz_cnn", num_classes, overrides))

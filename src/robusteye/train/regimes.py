@@ -11,6 +11,8 @@ from torch import Tensor, nn
 
 from robusteye.attacks import ATTACKS
 from robusteye.data import EyeDataset
+from robusteye.errors import UsageError
+from robusteye.models import EyeModel
 from robusteye.train.config import RegimeConfig
 
 
@@ -38,6 +40,16 @@ def adversarial_batch(
     out = x.clone()
     out[rows] = adv
     return out
+
+
+def check_regime_model(regime: RegimeConfig, model: EyeModel) -> None:
+    """Refuse a regime the model cannot take: the certified regime's margin is a certificate
+    only for models that are 1-Lipschitz by construction."""
+    if regime.kind == "certified" and not getattr(model, "one_lipschitz", False):
+        raise UsageError(
+            "the certified regime trains models that are 1-Lipschitz by construction "
+            f"(lipschitz_cnn); {model.config.name} is not"
+        )
 
 
 def regime_loss(logits: Tensor, y: Tensor, regime: RegimeConfig) -> Tensor:

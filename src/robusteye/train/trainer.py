@@ -35,7 +35,7 @@ from robusteye.models import EyeModel, load_model, save_model
 from robusteye.models.checkpoint import write_checkpoint
 from robusteye.train.augment import random_affine
 from robusteye.train.config import TrainConfig
-from robusteye.train.regimes import adversarial_batch, regime_loss
+from robusteye.train.regimes import adversarial_batch, check_regime_model, regime_loss
 from robusteye.train.state import STATE_JSON, load_state, save_state
 
 CURVE_FIELDS = (
@@ -96,11 +96,7 @@ class Trainer:
         on_epoch: Callable[[EpochRecord], None] | None = None,
         training_info: dict[str, Any] | None = None,
     ) -> None:
-        if config.regime.kind == "certified" and not getattr(model, "one_lipschitz", False):
-            raise UsageError(
-                f"the certified regime trains models that are 1-Lipschitz by construction "
-                f"(lipschitz_cnn); {model.config.name} is not"
-            )
+        check_regime_model(config.regime, model)
         self.config = config
         self.device = resolve_device(config.device)
         self.model = model.to(self.device)
