@@ -36,7 +36,6 @@ from torch import Tensor, nn
 from robusteye.errors import UsageError
 from robusteye.evaluate.predict import predict_logits
 from robusteye.models.base import EyeModel, Normalize
-from robusteye.models.lipschitz import RootPool
 from robusteye.models.parseval import conv_weight
 
 #: relative enlargement of the product bound, against rounding
@@ -219,8 +218,6 @@ def layer_bounds(model: EyeModel, *, size: int = 32) -> dict[nn.Module, float]:
             bounds[module] = 1.0 if followed else float(_bn_scale(module).abs().max())
         elif isinstance(module, Normalize):
             bounds[module] = float((1.0 / module.std.double()).max())
-        elif isinstance(module, RootPool):
-            bounds[module] = 1.0
         elif isinstance(module, nn.AdaptiveAvgPool2d):
             if module.output_size not in (1, (1, 1)):
                 raise UsageError("certify handles global average pooling only")
