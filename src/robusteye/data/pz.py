@@ -46,8 +46,9 @@ from typing import IO, Any, ClassVar
 import numpy as np
 import torch
 
-from robusteye.data.dataset import MAX_IMAGES, MAX_NAME_CHARS, STUDY_CLASSES, EyeDataset
+from robusteye.data.dataset import STUDY_CLASSES, EyeDataset
 from robusteye.data.imageio import resize_crop
+from robusteye.data.limits import MAX_IMAGES, MAX_NAME_CHARS
 from robusteye.errors import DataError, RobustEyeError, UnsafeFileError, UsageError
 from robusteye.readers import open_regular
 
