@@ -16,12 +16,12 @@ from typing import Any
 from torch import Tensor, nn
 
 from robusteye.attacks import mean_snr_db, snr_db
-from robusteye.attacks._core import check_images
 from robusteye.corruptions import check_severity, corrupt, parse_corruptions
 from robusteye.errors import UsageError
 from robusteye.evaluate.classmap import ClassMap
 from robusteye.evaluate.metrics import Metrics, classification_metrics
 from robusteye.evaluate.predict import predict_logits
+from robusteye.tensors import check_images
 
 
 def _finite(v: float | None) -> float | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from robusteye.attacks._core import model_device
 from robusteye.errors import RobustEyeError
+from robusteye.tensors import model_device
 
 
 def predict_logits(model: nn.Module, x: Tensor, *, batch_size: int = 512) -> Tensor:
