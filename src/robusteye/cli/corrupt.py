@@ -134,7 +134,7 @@ def corrupt(
     if out:
         write_json(out, {"checkpoint": checkpoint, "data": source, **result.to_dict()})
     if plot:
-        from robusteye.evaluate.corruption_plot import plot_corruption_benchmark
+        from robusteye.report.corruption_plot import plot_corruption_benchmark
 
         curves = []
         if adversarial != "none" and cmap is None:

@@ -1,7 +1,8 @@
 """Figures of a corruption benchmark: accuracy against severity, and accuracy against SNR with
 optional adversarial curves on the same axes (the report's house style).
 
-Kept apart from `corruption.py` so that computing a benchmark never imports matplotlib.
+Beside the report's other figures, apart from `robusteye.evaluate.corruption`, so that
+computing a benchmark never imports matplotlib.
 """
 
 from __future__ import annotations
