@@ -16,11 +16,10 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from robusteye.evaluate.corruption import CorruptionResult
+from robusteye.evaluate.corruption import AdversarialCurve, CorruptionResult
 from robusteye.report.style import FigureFile, house_style, new_figure, palette, save_figure
 
-#: (label, SNRs in dB, accuracies): one adversarial curve, e.g. from a `RobustnessCurve`
-AdversarialCurve = tuple[str, Sequence[float | None], Sequence[float | None]]
+__all__ = ["AdversarialCurve", "plot_corruption_benchmark"]
 _MEAN = "mean over corruptions"
 
 
