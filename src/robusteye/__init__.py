@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from robusteye._version import __version__
 from robusteye.data import EyeDataset, load_dataset
 from robusteye.models import create_model, list_models, load_model, save_model
 

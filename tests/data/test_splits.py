@@ -106,3 +106,33 @@ def test_rows_of_persons_and_the_person_list_of_a_splits_file(tmp_path) -> None:
     assert read_person_list(path) == ["p01"]
     with pytest.raises(UsageError, match="no person list 'val'"):
         read_person_list(path, "val")
+
+
+def test_split_subset_keeps_the_listed_persons(tmp_path) -> None:
+    import json
+
+    from robusteye.data.splits import split_subset
+
+    ds = make_dataset()
+    path = tmp_path / "splits.json"
+    path.write_text(json.dumps({"test": ["p01", "p03"], "val": ["nobody"]}))
+    sub = split_subset(ds, path)
+    assert set(sub.persons) == {"p01", "p03"}
+    assert len(sub) == sum(p in ("p01", "p03") for p in ds.persons)
+    with pytest.raises(UsageError, match=r"^--split x: none of its 1 persons are in the data"):
+        split_subset(ds, path, "val", what="--split x")
+    with pytest.raises(UsageError, match=r"splits\.json: no person list 'nope'"):
+        split_subset(ds, path, "nope")
+
+
+def test_sample_subset_is_seeded_and_keeps_row_order() -> None:
+    import torch
+
+    from robusteye.data.splits import sample_subset
+
+    ds = make_dataset()
+    assert sample_subset(ds, None, 0) is ds and sample_subset(ds, len(ds), 0) is ds
+    a, b = sample_subset(ds, 7, 3), sample_subset(ds, 7, 3)
+    assert len(a) == 7 and torch.equal(a.images, b.images)
+    rows = torch.randperm(len(ds), generator=torch.Generator().manual_seed(3))[:7].sort().values
+    assert torch.equal(a.images, ds.images[rows])

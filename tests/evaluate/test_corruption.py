@@ -89,7 +89,7 @@ def test_bad_arguments(trained_toy):
 
 
 def test_plot(result, tmp_path):
-    from robusteye.evaluate.corruption_plot import plot_corruption_benchmark
+    from robusteye.report.corruption_plot import plot_corruption_benchmark
 
     adversarial = [("FGSM", [None, 40.0, 30.0, 20.0], [0.9, 0.8, 0.5, 0.2])]
     fig = plot_corruption_benchmark(result, tmp_path / "c.png", adversarial=adversarial)

@@ -16,6 +16,24 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from robusteye.errors import UsageError
+from robusteye.tensors import check_images, model_device
+
+__all__ = [
+    "Eps",
+    "attack_mode",
+    "check_images",
+    "check_labels",
+    "chunk_size",
+    "chunked",
+    "draw",
+    "eps_tensor",
+    "loss_gradient",
+    "model_device",
+    "per_example",
+    "prepare",
+    "project",
+    "step_direction",
+]
 
 Eps = float | Tensor  # one eps for the batch, or one per example (shape N)
 
@@ -23,21 +41,6 @@ Eps = float | Tensor  # one eps for the batch, or one per example (shape N)
 #: chunks of 32-128 beat one batch of 256 by 24-29% (cache-sized activations); a GPU wants
 #: large batches.
 _DEFAULT_CHUNK = {"cpu": 64, "cuda": 1024, "mps": 256}
-
-
-def check_images(x: Tensor, name: str = "x") -> None:
-    """Refuse non-floating, non-finite or out-of-[0, 1] input (never clamp it silently)."""
-    if not isinstance(x, Tensor) or not x.is_floating_point():
-        raise UsageError(f"{name} must be a floating-point tensor of images in [0, 1]")
-    if x.ndim != 4:
-        raise UsageError(f"{name} must have shape N x C x H x W, got {tuple(x.shape)}")
-    if x.numel() and not bool(torch.isfinite(x).all()):
-        raise UsageError(f"{name} contains NaN or Inf")
-    if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
-        raise UsageError(
-            f"{name} must lie in [0, 1], got [{float(x.min()):.4g}, {float(x.max()):.4g}] "
-            "(normalization belongs inside the model)"
-        )
 
 
 def check_labels(x: Tensor, y: Tensor | None) -> Tensor:
@@ -119,14 +122,6 @@ def draw(
     dev = generator.device if generator is not None else torch.device("cpu")
     sample = torch.randn if normal else torch.rand
     return sample(shape, generator=generator, device=dev, dtype=like.dtype).to(like.device)
-
-
-def model_device(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    for b in model.buffers():
-        return b.device
-    return torch.device("cpu")
 
 
 def per_example(values: Tensor, like: Tensor) -> Tensor:

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from robusteye import __version__
+from robusteye._version import __version__
 from robusteye.cli.audit import audit_command
 from robusteye.cli.certify import certify_command
 from robusteye.cli.corrupt import corrupt

@@ -7,7 +7,14 @@ from typing import Any
 import click
 from tqdm.auto import tqdm
 
-from robusteye.cli.evaluate import _eps_or_snr, _limit, _load, _out, _seed, _split
+from robusteye.cli.common import (
+    eps_or_snr,
+    limit_option,
+    load_aligned,
+    out_option,
+    seed_option,
+    split_option,
+)
 from robusteye.cli.options import data_options
 from robusteye.cli.table import format_table
 from robusteye.evaluate.audit import NORMS, SUITES, AuditResult, audit
@@ -34,10 +41,10 @@ from robusteye.io import write_json
 )
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @data_options
-@_split
-@_limit
-@_seed
-@_out
+@split_option
+@limit_option
+@seed_option
+@out_option
 def audit_command(
     checkpoint: str,
     source: str,
@@ -53,8 +60,8 @@ def audit_command(
 ) -> None:
     """Robust accuracy of CHECKPOINT under FGSM, PGD, noise, APGD-CE, APGD-T and Square:
     the worst case per eps or SNR, and the indicators of attack failure."""
-    eps, snr = _eps_or_snr(eps_text, snr_text, upper=None if norm == "l2" else 1.0)
-    model, ds = _load(checkpoint, source, folder, limit, seed)
+    eps, snr = eps_or_snr(eps_text, snr_text, upper=None if norm == "l2" else 1.0)
+    model, ds = load_aligned(checkpoint, source, folder, limit, seed)
     with tqdm(total=1, unit="pass", unit_scale=True, disable=not progress, desc="audit") as bar:
 
         def report(done: int, planned: int, label: str) -> None:

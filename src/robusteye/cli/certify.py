@@ -9,7 +9,13 @@ from typing import Any
 import click
 from tqdm.auto import tqdm
 
-from robusteye.cli.evaluate import _limit, _load, _out, _seed, _split
+from robusteye.cli.common import (
+    limit_option,
+    load_aligned,
+    out_option,
+    seed_option,
+    split_option,
+)
 from robusteye.cli.options import data_options
 from robusteye.cli.table import format_table, parse_floats
 from robusteye.errors import RobustEyeError, UsageError
@@ -71,10 +77,10 @@ def parse_radii(text: str) -> list[float]:
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write a PNG.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @data_options
-@_split
-@_limit
-@_seed
-@_out
+@split_option
+@limit_option
+@seed_option
+@out_option
 def certify_command(
     checkpoint: str,
     source: str,
@@ -100,7 +106,7 @@ def certify_command(
     for path in (out, plot):
         if path:
             check_output_path(path)
-    model, ds = _load(checkpoint, source, folder, limit, seed)
+    model, ds = load_aligned(checkpoint, source, folder, limit, seed)
     with tqdm(total=1, unit="pass", unit_scale=True, disable=not progress, desc="audit") as bar:
 
         def report(done: int, planned: int, label: str) -> None:

@@ -9,12 +9,19 @@ from typing import Any
 import click
 
 from robusteye.attacks import ATTACKS
-from robusteye.cli.evaluate import _class_map, _limit, _load_mapped, _out, _seed, _split
+from robusteye.cli.common import (
+    class_map_option,
+    limit_option,
+    load_mapped,
+    out_option,
+    seed_option,
+    split_option,
+)
 from robusteye.cli.options import data_options
 from robusteye.cli.table import format_table, parse_floats
 from robusteye.corruptions import MAX_SEVERITY, check_severity, parse_corruptions
 from robusteye.errors import UsageError
-from robusteye.evaluate import CorruptionResult, corruption_benchmark, robustness_curve
+from robusteye.evaluate import CorruptionResult, adversarial_curve, corruption_benchmark
 from robusteye.io import write_json
 
 
@@ -80,11 +87,11 @@ def _snr_range(result: CorruptionResult, name: str) -> str:
     help="--plot: the target SNRs (dB) of the adversarial curve.",
 )
 @data_options
-@_class_map
-@_split
-@_limit
-@_seed
-@_out
+@class_map_option
+@split_option
+@limit_option
+@seed_option
+@out_option
 def corrupt(
     checkpoint: str,
     source: str,
@@ -109,7 +116,7 @@ def corrupt(
     for path in (out, plot):
         if path is not None and not Path(path).parent.is_dir():
             raise UsageError(f"output folder does not exist: {Path(path).parent}")
-    model, ds, cmap = _load_mapped(checkpoint, source, folder, limit, seed, class_map_name)
+    model, ds, cmap = load_mapped(checkpoint, source, folder, limit, seed, class_map_name)
     result = corruption_benchmark(
         model,
         ds.images,
@@ -134,20 +141,14 @@ def corrupt(
     if out:
         write_json(out, {"checkpoint": checkpoint, "data": source, **result.to_dict()})
     if plot:
-        from robusteye.evaluate.corruption_plot import plot_corruption_benchmark
+        from robusteye.report.corruption_plot import plot_corruption_benchmark
 
         curves = []
         if adversarial != "none" and cmap is None:
             # on the same images; with a class map the attack's labels would be the model's
-            curve = robustness_curve(
-                model, ds.images, ds.labels, ds.classes, adversarial, snr=snrs, seed=seed
-            )
-            points = curve.points[1:]
             curves.append(
-                (
-                    f"{adversarial.upper()} (adversarial)",
-                    [p.snr_db for p in points],
-                    [p.metrics.accuracy for p in points],
+                adversarial_curve(
+                    model, ds.images, ds.labels, ds.classes, adversarial, snrs, seed=seed
                 )
             )
         plot_corruption_benchmark(result, plot, adversarial=curves, title=Path(checkpoint).name)

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import click
-import torch
 
 from robusteye.attacks import ATTACKS, attack_names
-from robusteye.cli.options import data_options, open_source
-from robusteye.cli.table import format_table, parse_floats
-from robusteye.data import EyeDataset
+from robusteye.cli.common import (
+    class_map_option,
+    eps_or_snr,
+    existing_checkpoint,
+    limit_option,
+    load_aligned,
+    load_mapped,
+    out_option,
+    seed_option,
+    split_option,
+)
+from robusteye.cli.options import data_options
+from robusteye.cli.table import format_table
 from robusteye.errors import UsageError
 from robusteye.evaluate import (
     classification_metrics,
@@ -20,83 +28,8 @@ from robusteye.evaluate import (
     robustness_curve,
     transfer_matrix,
 )
-from robusteye.evaluate.classmap import CLASS_MAPS, ClassMap, align_to_model, class_map
 from robusteye.io import write_json
-from robusteye.models import EyeModel, load_model
-from robusteye.readers import read_json
-
-_limit = click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Use a random subset of this many images (seeded).",
-)
-_seed = click.option("--seed", type=int, default=0, show_default=True)
-_split = click.option(
-    "--split",
-    "split",
-    default=None,
-    metavar="SPLITS.json[:KEY]",
-    help="Keep only the persons listed under KEY (default test) of a run's splits.json.",
-)
-_out = click.option(
-    "--out", type=click.Path(dir_okay=False), default=None, help="Also write the result as JSON."
-)
-
-
-_class_map = click.option(
-    "--class-map",
-    "class_map_name",
-    type=click.Choice(CLASS_MAPS),
-    default="auto",
-    show_default=True,
-    help="How a model's classes meet other data classes. partial-as-open: P(open) + "
-    "P(partiallyOpen) vs P(closed), notVisible excluded (auto's choice for open/closed data "
-    "on a 4-class model); exclude-partial: open vs closed only; none: score over the model's "
-    "classes.",
-)
-
-
-def _read(
-    checkpoint: str, source: str, folder: dict[str, Any], limit: int | None, seed: int
-) -> tuple[EyeModel, EyeDataset]:
-    """The model and the data in the data's own classes, with --split and --limit applied."""
-    split = folder.pop("split", None)
-    model = load_model(_existing(checkpoint), channels_last=True)
-    ds = open_source(source, **folder)
-    if split is not None:
-        ds = _only_persons(ds, split)
-    if limit is not None and limit < len(ds):
-        g = torch.Generator().manual_seed(seed)
-        ds = ds.subset(torch.randperm(len(ds), generator=g)[:limit].sort().values)
-    return model, ds
-
-
-def _load(
-    checkpoint: str, source: str, folder: dict[str, Any], limit: int | None, seed: int
-) -> tuple[EyeModel, EyeDataset]:
-    """The model and the data relabelled into the model's classes."""
-    model, ds = _read(checkpoint, source, folder, limit, seed)
-    return model, align_to_model(ds, model.classes)
-
-
-def _load_mapped(
-    checkpoint: str,
-    source: str,
-    folder: dict[str, Any],
-    limit: int | None,
-    seed: int,
-    class_map_name: str,
-) -> tuple[EyeModel, EyeDataset, ClassMap | None]:
-    """The model, the data, and the class map that scores the model over the data's classes
-    (None: the data is relabelled into the model's classes instead)."""
-    model, ds = _read(checkpoint, source, folder, limit, seed)
-    cmap = class_map(class_map_name, model.classes, ds.classes)
-    if cmap is None:
-        ds = align_to_model(ds, model.classes)
-    else:
-        click.echo(f"class map: {cmap.describe()}")
-    return model, ds, cmap
+from robusteye.models import load_model
 
 
 def attack_options(attack: str, *, steps: int | None, norm: str) -> dict[str, Any]:
@@ -120,11 +53,11 @@ def attack_options(attack: str, *, steps: int | None, norm: str) -> dict[str, An
 @click.argument("checkpoint", type=click.Path())
 @click.option("--data", "source", required=True, help="Data source (synthetic, folder, npz, pz).")
 @data_options
-@_class_map
-@_split
-@_limit
-@_seed
-@_out
+@class_map_option
+@split_option
+@limit_option
+@seed_option
+@out_option
 def evaluate(
     checkpoint: str,
     source: str,
@@ -135,7 +68,7 @@ def evaluate(
     **folder: Any,
 ) -> None:
     """Clean metrics of CHECKPOINT on a data source."""
-    model, ds, cmap = _load_mapped(checkpoint, source, folder, limit, seed, class_map_name)
+    model, ds, cmap = load_mapped(checkpoint, source, folder, limit, seed, class_map_name)
     logits = predict_logits(model, ds.images)
     m = classification_metrics(
         logits if cmap is None else cmap.apply(logits), ds.labels, ds.classes
@@ -175,10 +108,10 @@ def evaluate(
     help="Threat model (attacks that take one).",
 )
 @data_options
-@_split
-@_limit
-@_seed
-@_out
+@split_option
+@limit_option
+@seed_option
+@out_option
 def attack(
     checkpoint: str,
     source: str,
@@ -193,9 +126,9 @@ def attack(
     **folder: Any,
 ) -> None:
     """Accuracy, macro F1 and ROC-AUC of CHECKPOINT under an attack at each eps or SNR."""
-    eps, snr = _eps_or_snr(eps_text, snr_text)
+    eps, snr = eps_or_snr(eps_text, snr_text)
     options = attack_options(attack, steps=steps, norm=norm)
-    model, ds = _load(checkpoint, source, folder, limit, seed)
+    model, ds = load_aligned(checkpoint, source, folder, limit, seed)
     curve = robustness_curve(
         model, ds.images, ds.labels, model.classes, attack, eps=eps, snr=snr, seed=seed, **options
     )
@@ -216,10 +149,10 @@ def attack(
 @click.option("--eps", "eps_text", default=None, help="Comma-separated eps values in [0, 1].")
 @click.option("--snr", "snr_text", default=None, help="Comma-separated target SNRs in dB.")
 @data_options
-@_split
-@_limit
-@_seed
-@_out
+@split_option
+@limit_option
+@seed_option
+@out_option
 def transfer(
     checkpoints: tuple[str, ...],
     source: str,
@@ -232,10 +165,10 @@ def transfer(
     **folder: Any,
 ) -> None:
     """Accuracy of every model on examples crafted on each model (rows: source, cols: target)."""
-    eps, snr = _eps_or_snr(eps_text, snr_text)
+    eps, snr = eps_or_snr(eps_text, snr_text)
     if len(set(checkpoints)) < 2:
         raise UsageError("transfer needs at least two different checkpoints")
-    models = {c: load_model(_existing(c), channels_last=True) for c in checkpoints}
+    models = {c: load_model(existing_checkpoint(c), channels_last=True) for c in checkpoints}
     first = models[checkpoints[0]]
     for c, m in models.items():
         if m.classes != first.classes:
@@ -243,7 +176,7 @@ def transfer(
                 f"{c} has classes {list(m.classes)}, {checkpoints[0]} has "
                 f"{list(first.classes)}: transfer needs one label set"
             )
-    _, ds = _load(checkpoints[0], source, folder, limit, seed)
+    _, ds = load_aligned(checkpoints[0], source, folder, limit, seed)
     names = [f"[{i}]" for i in range(len(checkpoints))]
     click.echo(f"{attack} on {len(ds)} images; rows craft, columns evaluate")
     for n, c in zip(names, checkpoints, strict=True):
@@ -261,42 +194,6 @@ def transfer(
         results.append(tm.to_dict())
     if out:
         write_json(out, {"checkpoints": list(checkpoints), "data": source, "matrices": results})
-
-
-def _eps_or_snr(
-    eps_text: str | None, snr_text: str | None, *, upper: float | None = 1.0
-) -> tuple[list[float] | None, list[float] | None]:
-    """Parse exactly one of --eps LIST / --snr LIST; eps values must lie in [0, `upper`]
-    (no upper bound for None: an L2 radius may exceed 1)."""
-    if (eps_text is None) == (snr_text is None):
-        raise UsageError("give --eps LIST or --snr LIST (one of them)")
-    eps = parse_floats(eps_text, "--eps") if eps_text else None
-    if eps is not None and any(e < 0 or (upper is not None and e > upper) for e in eps):
-        bound = f"lie in [0, {upper:g}]" if upper is not None else "be >= 0"
-        raise UsageError(f"--eps values must {bound}, got {eps_text}")
-    snr = parse_floats(snr_text, "--snr") if snr_text else None
-    return eps, snr
-
-
-def _existing(checkpoint: str) -> str:
-    """A missing CHECKPOINT is a usage error (exit 2), like any missing path argument."""
-    if not Path(checkpoint).exists():
-        raise UsageError(f"no such checkpoint folder: {checkpoint}")
-    return checkpoint
-
-
-def _only_persons(ds: EyeDataset, spec: str) -> EyeDataset:
-    path, _, key = spec.partition(":")
-    key = key or "test"
-    doc = read_json(path, error=UsageError)
-    listed = doc.get(key) if isinstance(doc, dict) else None
-    if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
-        raise UsageError(f"--split {spec}: no person list {key!r} (a list of person ids)")
-    persons = set(listed)
-    rows = [i for i, p in enumerate(ds.persons) if p in persons]
-    if not rows:
-        raise UsageError(f"--split {spec}: none of its {len(persons)} persons are in the data")
-    return ds.subset(rows)
 
 
 def _fmt(v: float | None) -> str:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from robusteye.attacks._core import check_images
 from robusteye.corruptions import blur, digital, geometric, light, noise, overlay
 from robusteye.errors import UsageError
+from robusteye.tensors import check_images
 
 MAX_SEVERITY = 5
 

@@ -6,6 +6,10 @@ crop. Scene parameters arrive as a dict of float tensors of shape B (one value p
 caller owns all randomness except texture noise, drawn from the `torch.Generator` passed in.
 Speed matters (thousands of crops in a few seconds on a laptop CPU), hence in-place arithmetic,
 no per-image tensor exponents, and occluders drawn on the subset of images that have them.
+
+Over 300 lines because the renderer is one pipeline: every layer (skin, eye, lids, glasses,
+hand, hair, sunglasses, blur) draws on the same grids with the same helpers, in an order that
+matters, and only reads whole.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ Contract: `images` float32 N x 1 x 32 x 32 in [0, 1]; `labels` int64 in [0, len(
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -17,19 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from robusteye.errors import DataError, UsageError
-from robusteye.io import atomic_path
+from robusteye.data.limits import IMAGE_SIZE, MAX_IMAGES, MAX_NAME_CHARS
+from robusteye.data.npz import read_npz, write_npz
+from robusteye.errors import DataError
 
-IMAGE_SIZE = 32
-#: Most images robusteye reads into one data set (4 GB of 32 x 32 float32 crops): a synthetic
-#: `n`, the crops of an .npz or data.pz and the files of an image folder are checked against it
-#: before anything that large is allocated. The study has 5,722.
-MAX_IMAGES = 1_000_000
-#: Longest class name, person id or source name the .npz and data.pz loaders accept.
-MAX_NAME_CHARS = 1024
 #: The study's four classes, ordered by eyelid aperture (open -> closed), then "not visible".
 STUDY_CLASSES: tuple[str, ...] = ("open", "partiallyOpen", "closed", "notVisible")
-_NPZ_FORMAT = "robusteye.EyeDataset/1"
+
+__all__ = ["IMAGE_SIZE", "MAX_IMAGES", "MAX_NAME_CHARS", "STUDY_CLASSES", "EyeDataset"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,31 +90,24 @@ class EyeDataset:
 
         An empty data set is refused: `load` would refuse the file it makes.
         """
-        path = Path(path)
-        if path.suffix != ".npz":
-            raise UsageError(f"dataset file must end in .npz: {path}")
-        if len(self) == 0:
-            raise DataError(f"refusing to write {path}: the data set holds no images")
-        arrays: dict[str, np.ndarray] = {
-            "format": np.array(_NPZ_FORMAT),
-            "images": self.images.numpy(),
-            "labels": self.labels.numpy(),
-            "classes": np.array(self.classes, dtype=np.str_),
-            "persons": np.array(self.persons, dtype=np.str_),
-            "meta": np.array(json.dumps(self.meta, sort_keys=True)),
-        }
-        if self.sources is not None:
-            arrays["sources"] = np.array(self.sources, dtype=np.str_)
-        with atomic_path(path) as tmp, tmp.open("wb") as fh:
-            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
-        return path
+        return write_npz(
+            path,
+            images=self.images.numpy(),
+            labels=self.labels.numpy(),
+            classes=self.classes,
+            persons=self.persons,
+            sources=self.sources,
+            meta=self.meta,
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> EyeDataset:
         """Read a .npz written by `save` (pickle disabled); malformed files raise `DataError`."""
-        from robusteye.data.npz import load_npz
-
-        return load_npz(path)
+        fields = read_npz(path)
+        try:
+            return cls(**fields)
+        except DataError as err:
+            raise DataError(f"{Path(path)}: {err}") from None
 
 
 def _validate(ds: EyeDataset) -> None:

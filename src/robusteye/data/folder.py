@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robusteye.data.dataset import MAX_IMAGES, STUDY_CLASSES, EyeDataset
+from robusteye.data.dataset import STUDY_CLASSES, EyeDataset
 from robusteye.data.imageio import IMAGE_SUFFIXES, read_image
+from robusteye.data.limits import MAX_IMAGES
 from robusteye.errors import DataError, UsageError
 from robusteye.readers import read_text
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from robusteye.data.dataset import IMAGE_SIZE
+from robusteye.data.limits import IMAGE_SIZE
 from robusteye.errors import DataError
 from robusteye.readers import open_regular
 

@@ -42,9 +42,7 @@ def load_dataset(source: str | os.PathLike[str] | EyeDataset, **options: Any) ->
     _check_options(options, set(), f"a file ({path})")
     kind = _sniff(path)
     if kind == "npz":
-        from robusteye.data.npz import load_npz
-
-        return load_npz(path)
+        return EyeDataset.load(path)
     if kind == "pz":
         from robusteye.data.pz import load_pz
 

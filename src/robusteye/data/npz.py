@@ -1,4 +1,6 @@
-"""Read `.npz` files written by `EyeDataset.save` (pickle disabled, every field checked).
+"""The `.npz` file format of `EyeDataset.save` and `EyeDataset.load`: `write_npz` and
+`read_npz` turn the container's fields into a file and back (pickle disabled, every field
+checked); the container itself is built by `EyeDataset.load`, so this module never imports it.
 
 An .npz is a zip of `.npy` members, and a zip member can expand a thousandfold, so the file is
 read member by member through `zipfile`: only the members a data set uses are opened, each
@@ -9,24 +11,24 @@ decompressed, and no header can make us allocate more than the bounds below.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 import torch
 
-from robusteye.data.dataset import (
-    _NPZ_FORMAT,
-    IMAGE_SIZE,
-    MAX_IMAGES,
-    MAX_NAME_CHARS,
-    EyeDataset,
-)
+from robusteye.data.limits import IMAGE_SIZE, MAX_IMAGES, MAX_NAME_CHARS
 from robusteye.errors import DataError, UsageError
+from robusteye.io import atomic_path
 from robusteye.readers import MAX_TEXT_BYTES, open_regular, parse_json
+
+#: The format tag every file `write_npz` writes carries (and `read_npz` checks, when present).
+NPZ_FORMAT = "robusteye.EyeDataset/1"
 
 _REQUIRED = ("images", "labels", "classes", "persons")
 _OPTIONAL = ("sources", "meta", "format")
@@ -39,8 +41,44 @@ _CHUNK = 1 << 20  # bytes decompressed at a time
 Header = tuple[tuple[int, ...], bool, np.dtype[Any]]
 
 
-def load_npz(path: str | os.PathLike[str]) -> EyeDataset:
-    """Load an `EyeDataset` from `.npz`; anything malformed raises one-line `DataError`."""
+def write_npz(
+    path: str | os.PathLike[str],
+    *,
+    images: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    persons: Sequence[str],
+    sources: Sequence[str] | None,
+    meta: Mapping[str, Any],
+) -> Path:
+    """Write a data set's fields as a compressed .npz, atomically; returns the path written.
+
+    An empty data set is refused: `read_npz` would refuse the file it makes.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise UsageError(f"dataset file must end in .npz: {path}")
+    if len(labels) == 0:
+        raise DataError(f"refusing to write {path}: the data set holds no images")
+    arrays: dict[str, np.ndarray] = {
+        "format": np.array(NPZ_FORMAT),
+        "images": images,
+        "labels": labels,
+        "classes": np.array(classes, dtype=np.str_),
+        "persons": np.array(persons, dtype=np.str_),
+        "meta": np.array(json.dumps(meta, sort_keys=True)),
+    }
+    if sources is not None:
+        arrays["sources"] = np.array(sources, dtype=np.str_)
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+    return path
+
+
+def read_npz(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The `EyeDataset` keyword arguments (images, labels, classes, persons, sources, meta) of
+    an `.npz`; anything malformed raises one-line `DataError`. The values are checked here as
+    far as the file format goes; `EyeDataset` checks the rest when it is built from them."""
     path = Path(path)
     with open_regular(path, error=UsageError) as fh:
         try:
@@ -162,8 +200,8 @@ def _read_array(zf: zipfile.ZipFile, key: str, header: Header) -> np.ndarray:
     return array.reshape(shape)
 
 
-def _from_arrays(path: Path, f: dict[str, np.ndarray]) -> EyeDataset:
-    if "format" in f and str(f["format"].reshape(())) != _NPZ_FORMAT:
+def _from_arrays(path: Path, f: dict[str, np.ndarray]) -> dict[str, Any]:
+    if "format" in f and str(f["format"].reshape(())) != NPZ_FORMAT:
         raise DataError(f"{path}: unknown dataset format {str(f['format'].reshape(()))!r}")
     images, labels = f["images"], f["labels"]
     meta = {}
@@ -171,17 +209,14 @@ def _from_arrays(path: Path, f: dict[str, np.ndarray]) -> EyeDataset:
         meta = parse_json(str(f["meta"].reshape(())), f"{path}: metadata is not valid JSON")
         if not isinstance(meta, dict):
             raise DataError(f"{path}: metadata must be a JSON object")
-    try:
-        return EyeDataset(
-            images=torch.from_numpy(np.ascontiguousarray(images)),
-            labels=torch.from_numpy(labels.astype(np.int64, copy=False)),
-            classes=tuple(f["classes"].reshape(-1).tolist()),
-            persons=tuple(f["persons"].reshape(-1).tolist()),
-            sources=tuple(f["sources"].reshape(-1).tolist()) if "sources" in f else None,
-            meta=meta,
-        )
-    except DataError as err:
-        raise DataError(f"{path}: {err}") from None
+    return {
+        "images": torch.from_numpy(np.ascontiguousarray(images)),
+        "labels": torch.from_numpy(labels.astype(np.int64, copy=False)),
+        "classes": tuple(f["classes"].reshape(-1).tolist()),
+        "persons": tuple(f["persons"].reshape(-1).tolist()),
+        "sources": tuple(f["sources"].reshape(-1).tolist()) if "sources" in f else None,
+        "meta": meta,
+    }
 
 
 def _reason(err: BaseException) -> str:

@@ -133,13 +133,37 @@ def rows_of_persons(ds: EyeDataset, persons: Iterable[str]) -> np.ndarray:
     return np.flatnonzero(np.isin(np.array(ds.persons), list(persons)))
 
 
-def read_person_list(path: str | os.PathLike[str], key: str = "test") -> list[str]:
-    """The person ids listed under `key` of a run's splits.json; `UsageError` otherwise."""
+def read_person_list(
+    path: str | os.PathLike[str], key: str = "test", *, what: str | None = None
+) -> list[str]:
+    """The person ids listed under `key` of a run's splits.json; `UsageError` otherwise
+    (its message starts with `what`, by default the path)."""
     doc = read_json(path, error=UsageError)
     listed = doc.get(key) if isinstance(doc, dict) else None
     if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
-        raise UsageError(f"{path}: no person list {key!r} (a list of person ids)")
+        raise UsageError(f"{what or path}: no person list {key!r} (a list of person ids)")
     return listed
+
+
+def split_subset(
+    ds: EyeDataset, path: str | os.PathLike[str], key: str = "test", *, what: str | None = None
+) -> EyeDataset:
+    """The images of `ds` whose persons a run's splits.json lists under `key` (by default its
+    test persons, which no model of the run trained on); `UsageError` when the file has no
+    such list or none of its persons are in `ds` (the message starts with `what`)."""
+    persons = set(read_person_list(path, key, what=what))
+    rows = rows_of_persons(ds, persons)
+    if not rows.size:
+        raise UsageError(f"{what or path}: none of its {len(persons)} persons are in the data")
+    return ds.subset(rows)
+
+
+def sample_subset(ds: EyeDataset, limit: int | None, seed: int) -> EyeDataset:
+    """A fixed random subset of at most `limit` images of `ds` (rows in their order, drawn
+    as `sample_rows` draws them); `ds` itself without a limit or when it is no larger."""
+    if limit is None or limit >= len(ds):
+        return ds
+    return ds.subset(sample_rows(np.arange(len(ds)), limit, seed))
 
 
 def _grouped_folds(ds: EyeDataset, n_splits: int, seed: int) -> list[Split]:

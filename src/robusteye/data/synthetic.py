@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from robusteye.data import _render as R
-from robusteye.data.dataset import MAX_IMAGES, STUDY_CLASSES, EyeDataset
+from robusteye.data.dataset import STUDY_CLASSES, EyeDataset
+from robusteye.data.limits import MAX_IMAGES
 from robusteye.errors import UsageError
 
 GENERATOR_ID = "robusteye.synthetic/1"

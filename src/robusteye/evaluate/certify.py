@@ -37,6 +37,7 @@ from robusteye.errors import UsageError
 from robusteye.evaluate.predict import predict_logits
 from robusteye.models.base import EyeModel, Normalize
 from robusteye.models.parseval import conv_weight
+from robusteye.tensors import model_device
 
 #: relative enlargement of the product bound, against rounding
 SAFETY = 1e-6
@@ -180,7 +181,7 @@ def _input_sizes(model: nn.Module, channels: int, size: int) -> dict[nn.Module, 
     try:
         model.eval()
         with torch.no_grad():
-            device = next(model.parameters()).device
+            device = model_device(model)
             model(torch.zeros(1, channels, size, size, device=device))
     finally:
         model.train(training)
@@ -247,7 +248,7 @@ def lipschitz_lower_bound(model: nn.Module, x: Tensor, *, iters: int = 20, seed:
     was_training = model.training
     model.eval()
     try:
-        device = next(model.parameters()).device
+        device = model_device(model)
         x = x.detach().to(device)
         g = torch.Generator().manual_seed(seed)
         v = torch.randn(x.shape, generator=g).to(device)

@@ -3,6 +3,7 @@
 Each point also carries the SNR of its corrupted images, so natural damage and adversarial
 attacks sit on one axis. mCA (mean corruption accuracy) averages accuracy over all corruptions
 and severities >= 1; the relative drop is (clean accuracy - mCA) / clean accuracy.
+`adversarial_curve` measures an attack at target SNRs, to draw beside the corruptions.
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ from typing import Any
 from torch import Tensor, nn
 
 from robusteye.attacks import mean_snr_db, snr_db
-from robusteye.attacks._core import check_images
 from robusteye.corruptions import check_severity, corrupt, parse_corruptions
 from robusteye.errors import UsageError
 from robusteye.evaluate.classmap import ClassMap
 from robusteye.evaluate.metrics import Metrics, classification_metrics
 from robusteye.evaluate.predict import predict_logits
+from robusteye.evaluate.robustness import robustness_curve
+from robusteye.tensors import check_images
+
+#: (label, SNRs in dB, accuracies): one adversarial curve, e.g. from a `RobustnessCurve`
+AdversarialCurve = tuple[str, Sequence[float | None], Sequence[float | None]]
 
 
 def _finite(v: float | None) -> float | None:
@@ -151,3 +156,27 @@ def corruption_benchmark(
             m = clean if s == 0 else metrics(x)
             points.append(CorruptionPoint(name, s, snr_db(images, x), mean_snr_db(images, x), m))
     return CorruptionResult(clean, tuple(points), names, severities, seed, class_map)
+
+
+def adversarial_curve(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    classes: tuple[str, ...],
+    attack: str,
+    snr: Sequence[float],
+    *,
+    seed: int = 0,
+) -> AdversarialCurve:
+    """`attack`'s accuracy at each target SNR (dB) on the benchmark's images, as the
+    (label, SNRs reached, accuracies) that `plot_corruption_benchmark` draws on its SNR axes.
+
+    `labels` must be in the model's classes (`classes`): an attack needs the model's labels.
+    """
+    curve = robustness_curve(model, images, labels, classes, attack, snr=snr, seed=seed)
+    points = curve.points[1:]  # the clean point is the benchmark's own
+    return (
+        f"{attack.upper()} (adversarial)",
+        [p.snr_db for p in points],
+        [p.metrics.accuracy for p in points],
+    )

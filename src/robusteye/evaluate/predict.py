@@ -1,12 +1,32 @@
-"""Batched inference that leaves the model as it found it."""
+"""Batched inference that leaves the model as it found it, and the labels of image files.
+
+`predict_files` is `robusteye predict`: files are decoded one by one (an unreadable file is
+reported and skipped), then classified in batches.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-from robusteye.attacks._core import model_device
-from robusteye.errors import RobustEyeError
+from robusteye.data.imageio import IMAGE_SUFFIXES, read_image
+from robusteye.errors import DataError, RobustEyeError, UsageError
+from robusteye.models.checkpoint import load_model
+from robusteye.tensors import model_device
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image file's label (the most probable class) and class probabilities."""
+
+    path: str
+    label: str
+    probabilities: dict[str, float]
 
 
 def predict_logits(model: nn.Module, x: Tensor, *, batch_size: int = 512) -> Tensor:
@@ -32,3 +52,60 @@ def predict_logits(model: nn.Module, x: Tensor, *, batch_size: int = 512) -> Ten
             "images: its weights or normalisation overflow"
         )
     return logits
+
+
+def find_images(targets: tuple[str, ...] | list[str]) -> list[Path]:
+    """Files as given, and the image files under each folder (sorted, recursive)."""
+    files: list[Path] = []
+    for target in targets:
+        path = Path(target)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not found:
+                raise UsageError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) under {path}")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UsageError(f"no such file or folder: {path}")
+    return files
+
+
+def predict_files(
+    checkpoint: str | os.PathLike[str],
+    files: list[Path],
+    *,
+    batch_size: int = 256,
+    device: str = "cpu",
+) -> tuple[list[Prediction], list[tuple[Path, str]]]:
+    """(predictions, failures): every readable file classified; failures as (path, reason)."""
+    if not Path(checkpoint).exists():
+        raise UsageError(f"no such checkpoint folder: {checkpoint}")
+    model = load_model(checkpoint, device, channels_last=True)
+    crops: list[np.ndarray] = []
+    kept: list[Path] = []
+    failed: list[tuple[Path, str]] = []
+    for path in files:
+        try:
+            crops.append(read_image(path))
+            kept.append(path)
+        except DataError as err:
+            failed.append((path, str(err)))
+        except OSError as err:
+            failed.append((path, f"{path}: cannot read ({err.strerror})"))
+    if not crops:
+        return [], failed
+    x = torch.from_numpy(np.stack(crops))[:, None]
+    probs = torch.softmax(predict_logits(model, x, batch_size=batch_size), 1)
+    classes = model.classes
+    out = [
+        Prediction(
+            str(path),
+            classes[int(p.argmax())],
+            {c: round(float(v), 6) for c, v in zip(classes, p.tolist(), strict=True)},
+        )
+        for path, p in zip(kept, probs, strict=True)
+    ]
+    return out, failed

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import torch
 from safetensors import safe_open
 
+from robusteye._version import __version__
 from robusteye.devices import resolve_device
 from robusteye.errors import CheckpointError, UsageError
 from robusteye.io import save_tensors, staging_folder
@@ -57,12 +58,10 @@ def _fail(path: str | os.PathLike[str], message: str) -> NoReturn:
 
 
 def _config_document(config: ModelConfig, training: Any, metrics: Any) -> str:
-    import robusteye  # late: robusteye/__init__ imports this module
-
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "robusteye_version": robusteye.__version__,
+        "robusteye_version": __version__,
         # Hugging Face-style keys, so hub tooling can read the label set.
         "model_type": config.arch,
         "architectures": [config.name],

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from robusteye import readers
 from robusteye.errors import RobustEyeError, UsageError
+from robusteye.readers import read_json as read_json_file
+from robusteye.readers import read_yaml as read_yaml_file
 from robusteye.results import read_rows
 
 log = logging.getLogger(__name__)
@@ -70,12 +71,12 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """A YAML mapping of the run folder; {} when the file is absent or holds something else."""
-    return _mapping(readers.read_yaml(path, error=RobustEyeError) if path.is_file() else {})
+    return _mapping(read_yaml_file(path, error=RobustEyeError) if path.is_file() else {})
 
 
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON mapping of the run folder; {} when the file is absent or holds something else."""
-    return _mapping(readers.read_json(path, error=RobustEyeError) if path.is_file() else {})
+    return _mapping(read_json_file(path, error=RobustEyeError) if path.is_file() else {})
 
 
 def _mapping(doc: Any) -> dict[str, Any]:

@@ -1,6 +1,10 @@
 """The report of a model-selection run: the winner and its hold-out figures, the ranking,
 the objective against every searched parameter, the rungs of successive halving, and the
-learning curves of the best trials, on one self-contained page."""
+learning curves of the best trials, on one self-contained page.
+
+Over 300 lines because the page and its figures are one report of one kind of run, drawn
+from the same ranking; nothing else draws them.
+"""
 
 from __future__ import annotations
 

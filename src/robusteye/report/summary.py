@@ -3,6 +3,9 @@
 Pure functions of the rows (no I/O), so the runner can call `summarize` to write summary.json.
 Std is the population std (ddof 0), so one fold gives std 0. None and non-finite values are
 skipped; a statistic with no values left has mean and std None.
+
+Over 300 lines because the summaries of clean metrics, attack points and corruptions are one
+schema (summary.json's), built from the same cells by the same `stat` rule.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Figures of a corruption benchmark: accuracy against severity, and accuracy against SNR with
 optional adversarial curves on the same axes (the report's house style).
 
-Kept apart from `corruption.py` so that computing a benchmark never imports matplotlib.
+Beside the report's other figures, apart from `robusteye.evaluate.corruption`, so that
+computing a benchmark never imports matplotlib.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from robusteye.evaluate.corruption import CorruptionResult
+from robusteye.evaluate.corruption import AdversarialCurve, CorruptionResult
 from robusteye.report.style import FigureFile, house_style, new_figure, palette, save_figure
 
-#: (label, SNRs in dB, accuracies): one adversarial curve, e.g. from a `RobustnessCurve`
-AdversarialCurve = tuple[str, Sequence[float | None], Sequence[float | None]]
+__all__ = ["AdversarialCurve", "plot_corruption_benchmark"]
 _MEAN = "mean over corruptions"
 
 
