@@ -40,7 +40,8 @@ class RegimeConfig:
     - `certified`: clean data, and the Lipschitz-margin loss (Tsuzuku et al. 2018): cross
       entropy on `(z - sqrt(2) radius e_y) / temperature`, which pushes each margin beyond
       what certifies the L2 `radius`; for models that are 1-Lipschitz by construction
-      (`lipschitz_cnn`), where the margin is the certificate.
+      (`lipschitz_cnn`), where the margin is the certificate. The defaults (radius 0.2,
+      temperature 0.1) are the recipe measured best on real eyes at 36/255 (README).
     """
 
     kind: str = "standard"
@@ -54,8 +55,8 @@ class RegimeConfig:
     eps_max: float = 0.032
     eps_choices: tuple[float, ...] = ()
     pgd_steps: int = 5
-    radius: float = 36 / 255
-    temperature: float = 0.25
+    radius: float = 0.2
+    temperature: float = 0.1
 
     def __post_init__(self) -> None:
         _check(
