@@ -25,6 +25,15 @@ def test_inspect_model_name_as_json(capsys: pytest.CaptureFixture[str]) -> None:
         if layer["kind"] == "batchnorm":
             assert layer["orthogonality_error"] is None
     assert out["layers"][-1]["spectral_norm"] > 0 and out["lipschitz_bound"] > 0
+    assert out["sound_lipschitz_bound"] > 0
+
+
+def test_inspect_shows_the_sound_bound_of_a_one_lipschitz_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["inspect", "lipschitz_cnn", "--json", "--num-classes", "2", "--iters", "5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0.5 < out["sound_lipschitz_bound"] <= 1.0 + 1e-5
 
 
 def test_inspect_is_seeded_and_takes_num_classes(capsys: pytest.CaptureFixture[str]) -> None:
