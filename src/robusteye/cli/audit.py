@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from tqdm.auto import tqdm
 
 from robusteye.cli.common import (
+    audit_progress,
     eps_or_snr,
     limit_option,
     load_aligned,
@@ -62,14 +62,7 @@ def audit_command(
     the worst case per eps or SNR, and the indicators of attack failure."""
     eps, snr = eps_or_snr(eps_text, snr_text, upper=None if norm == "l2" else 1.0)
     model, ds = load_aligned(checkpoint, source, folder, limit, seed)
-    with tqdm(total=1, unit="pass", unit_scale=True, disable=not progress, desc="audit") as bar:
-
-        def report(done: int, planned: int, label: str) -> None:
-            bar.total = planned
-            bar.n = done
-            bar.set_postfix_str(label)
-            bar.refresh()
-
+    with audit_progress(progress) as report:
         result = audit(
             model, ds.images, ds.labels, eps, snr=snr, norm=norm, suite=suite, seed=seed,
             progress=report,

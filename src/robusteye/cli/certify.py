@@ -7,9 +7,9 @@ import math
 from typing import Any
 
 import click
-from tqdm.auto import tqdm
 
 from robusteye.cli.common import (
+    audit_progress,
     limit_option,
     load_aligned,
     out_option,
@@ -107,14 +107,7 @@ def certify_command(
         if path:
             check_output_path(path)
     model, ds = load_aligned(checkpoint, source, folder, limit, seed)
-    with tqdm(total=1, unit="pass", unit_scale=True, disable=not progress, desc="audit") as bar:
-
-        def report(done: int, planned: int, label: str) -> None:
-            bar.total = planned
-            bar.n = done
-            bar.set_postfix_str(label)
-            bar.refresh()
-
+    with audit_progress(progress) as report:
         check = check_certificates(
             model, ds.images, ds.labels, radii=radii, snr=snr,
             suite=None if suite == "none" else suite, lower_bound_images=lower_bound_images,

@@ -1,5 +1,6 @@
-"""What the evaluation verbs (`evaluate`, `attack`, `transfer`, `audit`, `corrupt`) share: their
-common options, reading a checkpoint with the data it is scored on, and `--eps` / `--snr`.
+"""What the evaluation verbs (`evaluate`, `attack`, `transfer`, `audit`, `certify`, `corrupt`)
+share: their common options, reading a checkpoint with the data it is scored on, `--eps` /
+`--snr`, and the audit's progress bar.
 
 The work is the library's: `robusteye.data.splits` keeps the persons of a splits.json and
 draws the `--limit` sample, `robusteye.evaluate.classmap` matches the model's classes to
@@ -8,16 +9,20 @@ the data's.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+from tqdm.auto import tqdm
 
 from robusteye.cli.options import open_source
 from robusteye.cli.table import parse_floats
 from robusteye.data import EyeDataset
 from robusteye.data.splits import sample_subset, split_subset
 from robusteye.errors import UsageError
+from robusteye.evaluate.audit import Progress
 from robusteye.evaluate.classmap import CLASS_MAPS, ClassMap, align_to_model, class_map
 from robusteye.models import EyeModel, load_model
 
@@ -111,3 +116,18 @@ def existing_checkpoint(checkpoint: str) -> str:
     if not Path(checkpoint).exists():
         raise UsageError(f"no such checkpoint folder: {checkpoint}")
     return checkpoint
+
+
+@contextmanager
+def audit_progress(enabled: bool) -> Iterator[Progress]:
+    """A progress bar of an audit's forward-backward passes (its planned total shrinks as
+    points break), as the `progress` callback `audit` takes."""
+    with tqdm(total=1, unit="pass", unit_scale=True, disable=not enabled, desc="audit") as bar:
+
+        def report(done: int, planned: int, label: str) -> None:
+            bar.total = planned
+            bar.n = done
+            bar.set_postfix_str(label)
+            bar.refresh()
+
+        yield report

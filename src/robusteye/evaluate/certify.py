@@ -33,9 +33,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from robusteye.attacks import logit_margin
 from robusteye.errors import UsageError
 from robusteye.evaluate.predict import predict_logits
 from robusteye.models.base import EyeModel, Normalize
+from robusteye.models.diagnostics import batchnorm_scale, layer_input_shapes
 from robusteye.models.parseval import conv_weight
 from robusteye.tensors import model_device
 
@@ -114,27 +116,25 @@ def certify(
     logits = predict_logits(model, x).double()
     y = y.to(logits.device)
     correct = logits.argmax(1) == y
-    own = logits.gather(1, y[:, None])[:, 0]
-    rival = logits.scatter(1, y[:, None], -math.inf).max(1).values
-    margin = (own - rival).clamp_min(0.0)
+    margin = logit_margin(logits, y).clamp_min(0.0)
     radius = torch.where(correct, margin / (math.sqrt(2.0) * bound), torch.zeros_like(margin))
-    points = []
     norms = x.detach().double().flatten(1).norm(dim=1).to(radius.device)
-    for value in radii if radii is not None else snr or ():
-        need = (
-            torch.full_like(radius, float(value))
-            if radii is not None
-            else norms * 10.0 ** (-float(value) / 20.0)
-        )
+    # per point: the radius per image, the SNR asked for, the mean SNR of that radius
+    asked: list[tuple[Tensor, float | None, float | None]]
+    if radii is not None:
+        asked = [
+            (torch.full_like(radius, r), None, _mean_snr(norms, r) if r > 0 else None)
+            for r in map(float, radii)
+        ]
+    else:
+        asked = [(norms * 10.0 ** (-s / 20.0), s, s) for s in map(float, snr or ())]
+    points = []
+    for need, snr_db, mean_snr in asked:
         ok = correct & (radius > need)
-        if radii is None:
-            mean_snr: float | None = float(value)
-        else:
-            mean_snr = float((20 * torch.log10(norms / need)).mean()) if value > 0 else None
         points.append(
             CertPoint(
                 radius=float(need.mean()),
-                snr_db=None if radii is not None else float(value),
+                snr_db=snr_db,
                 mean_snr_db=mean_snr,
                 certified_accuracy=float(ok.double().mean()),
                 certified=ok.cpu(),
@@ -147,6 +147,11 @@ def certify(
         clean_accuracy=float(correct.double().mean()),
         points=tuple(points),
     )
+
+
+def _mean_snr(norms: Tensor, radius: float) -> float:
+    """The mean over images of the SNR in dB of a perturbation of L2 norm `radius`."""
+    return float((20 * torch.log10(norms / radius)).mean())
 
 
 @torch.no_grad()
@@ -162,39 +167,11 @@ def conv_norm_bound(weight: Tensor, input_hw: tuple[int, int]) -> float:
     return float(torch.linalg.matrix_norm(blocks, ord=2).max())
 
 
-def _bn_scale(bn: nn.BatchNorm2d) -> Tensor:
-    if bn.running_var is None:
-        raise UsageError("a BatchNorm without running statistics has no fixed Lipschitz bound")
-    gamma = bn.weight.detach() if bn.weight is not None else torch.ones_like(bn.running_var)
-    return gamma.double().cpu() / torch.sqrt(bn.running_var.double().cpu() + bn.eps)
-
-
-def _input_sizes(model: nn.Module, channels: int, size: int) -> dict[nn.Module, tuple[int, ...]]:
-    sizes: dict[nn.Module, tuple[int, ...]] = {}
-
-    def record(module: nn.Module, inputs: tuple[Tensor, ...], _: Tensor) -> None:
-        sizes[module] = tuple(inputs[0].shape[1:])
-
-    kinds = (nn.Conv2d, nn.AdaptiveAvgPool2d, nn.AvgPool2d)
-    hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, kinds)]
-    training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            device = model_device(model)
-            model(torch.zeros(1, channels, size, size, device=device))
-    finally:
-        model.train(training)
-        for h in hooks:
-            h.remove()
-    return sizes
-
-
 @torch.no_grad()
 def layer_bounds(model: EyeModel, *, size: int = 32) -> dict[nn.Module, float]:
     """A sound Lipschitz bound for every layer `model.lipschitz` asks about (BatchNorms that
     follow a convolution folded into it, and then 1)."""
-    sizes = _input_sizes(model, model.config.in_channels, size)
+    sizes = layer_input_shapes(model, model.config.in_channels, size)
     folded = dict(model.bn_folds())
     bounds: dict[nn.Module, float] = {}
     for module in model.modules():
@@ -208,7 +185,7 @@ def layer_bounds(model: EyeModel, *, size: int = 32) -> dict[nn.Module, float]:
                 raise UsageError("certify needs convolution padding below the kernel size")
             kernel = conv_weight(module).detach().double().cpu()
             if module in folded:
-                kernel = kernel * _bn_scale(folded[module])[:, None, None, None]
+                kernel = kernel * batchnorm_scale(folded[module])[:, None, None, None]
             _, h, w = sizes[module]
             bounds[module] = conv_norm_bound(kernel, (h, w))
         elif isinstance(module, nn.Linear):
@@ -216,7 +193,7 @@ def layer_bounds(model: EyeModel, *, size: int = 32) -> dict[nn.Module, float]:
             bounds[module] = float(torch.linalg.matrix_norm(matrix, ord=2))
         elif isinstance(module, nn.BatchNorm2d):
             followed = module in folded.values()
-            bounds[module] = 1.0 if followed else float(_bn_scale(module).abs().max())
+            bounds[module] = 1.0 if followed else float(batchnorm_scale(module).abs().max())
         elif isinstance(module, Normalize):
             bounds[module] = float((1.0 / module.std.double()).max())
         elif isinstance(module, nn.AdaptiveAvgPool2d):
@@ -252,11 +229,11 @@ def lipschitz_lower_bound(model: nn.Module, x: Tensor, *, iters: int = 20, seed:
         x = x.detach().to(device)
         g = torch.Generator().manual_seed(seed)
         v = torch.randn(x.shape, generator=g).to(device)
+        pull = vjp(model, x)[1]  # v -> J^T v at x, built once
         best = 0.0
         for _ in range(iters):
             v = v / v.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, 1, 1, 1)
             u = jvp(model, (x,), (v,))[1]  # J v
-            pull = vjp(model, x)[1]
             v = pull(u)[0]  # J^T J v
             # ||J v|| with ||v|| = 1 is a lower bound of ||J|| at every step
             best = max(best, float(u.detach().flatten(1).norm(dim=1).max()))

@@ -8,6 +8,7 @@ attacks, eps and clipping all work in pixel space.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -46,6 +47,10 @@ class Normalize(nn.Module):
 
 class EyeModel(nn.Module):
     """A classifier of [0, 1] images to logits, built from a `ModelConfig`."""
+
+    #: whether the map from pixels to logits is 1-Lipschitz in L2 by construction, so a logit
+    #: margin certifies (the certified regime trains only such models)
+    one_lipschitz: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

@@ -26,8 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from robusteye.errors import UsageError
 from robusteye.models.base import EyeModel, Normalize
 from robusteye.models.parseval import Constrained, conv_weight
+from robusteye.tensors import model_device
 
 
 @dataclass(frozen=True)
@@ -103,15 +105,28 @@ def conv_operator_norm(
     return float(forward(x).norm())
 
 
+def batchnorm_scale(bn: nn.BatchNorm2d) -> Tensor:
+    """Per channel `gamma_c / sqrt(running_var_c + eps)` in float64 on the CPU: BN's linear
+    part in eval mode."""
+    if bn.running_var is None:
+        raise UsageError("a BatchNorm without running statistics has no fixed Lipschitz bound")
+    var = bn.running_var.detach().double().cpu()
+    gamma = bn.weight.detach().double().cpu() if bn.weight is not None else torch.ones_like(var)
+    return gamma / torch.sqrt(var + bn.eps)
+
+
 def batchnorm_lipschitz(bn: nn.BatchNorm2d) -> float:
     """max_c |gamma_c| / sqrt(running_var_c + eps): BN's Lipschitz constant in eval mode."""
-    if bn.running_var is None:
-        raise ValueError("BatchNorm without running statistics has no fixed Lipschitz constant")
-    gamma = bn.weight.detach() if bn.weight is not None else torch.ones_like(bn.running_var)
-    return float((gamma.abs() / torch.sqrt(bn.running_var + bn.eps)).max())
+    return float(batchnorm_scale(bn).abs().max())
 
 
-def _input_shapes(model: nn.Module, channels: int, size: int) -> dict[nn.Module, tuple[int, ...]]:
+#: the layers whose input size a Lipschitz bound needs
+SIZED_LAYERS = (nn.Conv2d, nn.AdaptiveAvgPool2d, nn.AvgPool2d)
+
+
+def layer_input_shapes(
+    model: nn.Module, channels: int, size: int
+) -> dict[nn.Module, tuple[int, ...]]:
     """The input shape (C, H, W) each conv and pooling layer sees for a size x size image."""
     shapes: dict[nn.Module, tuple[int, ...]] = {}
 
@@ -119,16 +134,13 @@ def _input_shapes(model: nn.Module, channels: int, size: int) -> dict[nn.Module,
         shapes[module] = tuple(inputs[0].shape[1:])
 
     hooks = [
-        m.register_forward_hook(record)
-        for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.AdaptiveAvgPool2d))
+        m.register_forward_hook(record) for m in model.modules() if isinstance(m, SIZED_LAYERS)
     ]
     training = model.training
     try:
         model.eval()
         with torch.no_grad():
-            device = next(model.parameters()).device
-            model(torch.zeros(1, channels, size, size, device=device))
+            model(torch.zeros(1, channels, size, size, device=model_device(model)))
     finally:
         model.train(training)
         for h in hooks:
@@ -169,7 +181,7 @@ def inspect_model(
     model: EyeModel, *, input_size: int = 32, iters: int = 100, seed: int = 0
 ) -> ModelReport:
     """Diagnose every layer of `model` for input_size x input_size images; see module docstring."""
-    shapes = _input_shapes(model, model.config.in_channels, input_size)
+    shapes = layer_input_shapes(model, model.config.in_channels, input_size)
     gen = torch.Generator().manual_seed(seed)
     layers = []
     factors: dict[nn.Module, float] = {}

@@ -123,8 +123,7 @@ class LipschitzCNN(EyeModel):
     then the 4 x 4 map flattened (an isometry: where an eye's parts lie is kept, unlike
     pooling, which also shrinks margins), AOL dense `hidden` and the classifier."""
 
-    #: the map from pixels to logits is 1-Lipschitz in L2 by construction (std 1)
-    one_lipschitz = True
+    one_lipschitz = True  # std 1, and every layer's norm is at most 1
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)

@@ -45,7 +45,7 @@ def adversarial_batch(
 def check_regime_model(regime: RegimeConfig, model: EyeModel) -> None:
     """Refuse a regime the model cannot take: the certified regime's margin is a certificate
     only for models that are 1-Lipschitz by construction."""
-    if regime.kind == "certified" and not getattr(model, "one_lipschitz", False):
+    if regime.kind == "certified" and not model.one_lipschitz:
         raise UsageError(
             "the certified regime trains models that are 1-Lipschitz by construction "
             f"(lipschitz_cnn); {model.config.name} is not"

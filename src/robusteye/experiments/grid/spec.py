@@ -175,8 +175,7 @@ class ExperimentSpec(BaseSpec):
             unknown = sorted(set(grid.models or ()) - set(keys))
             if unknown:
                 raise ValueError(f"regime {grid.kind} names unknown models: {', '.join(unknown)}")
-        for grid in self.regimes:
-            first = next(iter(grid.expand()))  # a model takes every point of a grid or none
+            first = grid.expand()[0]  # a model takes every point of a grid or none
             for m in self.models:
                 if grid.models is None or m.id in grid.models:
                     m.check_regime(first)
