@@ -27,22 +27,21 @@ def certified_figure(
         fig, axes = new_figure(1, 1, panel=(5.2, 3.6))
         ax = axes[0, 0]
         if by_snr:
+            # the SNR at which each point stops being certified (inf: never certified)
             norms = images.detach().double().flatten(1).norm(dim=1).numpy()
-            with np.errstate(divide="ignore"):
-                snr_i = 20 * np.log10(norms / np.where(radii > 0, radii, np.nan))
-            asked = [float(p.snr_db) for p in result.points if p.snr_db is not None]
-            lo, hi = min(asked) - 5, max(asked) + 5
-            grid = np.linspace(lo, hi, 200)
-            curve = [float(np.mean(correct & (np.nan_to_num(snr_i, nan=np.inf) < s))) for s in grid]
-            xs = asked
+            snr_i = np.full_like(radii, np.inf)
+            held = radii > 0
+            snr_i[held] = 20 * np.log10(norms[held] / radii[held])
+            xs = [float(p.snr_db) for p in result.points if p.snr_db is not None]
+            grid = np.linspace(min(xs) - 5, max(xs) + 5, 200)
+            curve = [float(np.mean(correct & (snr_i < s))) for s in grid]
             ax.invert_xaxis()
             ax.set_xlabel("SNR (dB); stronger →")
         else:
-            asked = [p.radius for p in result.points]
-            top = max([*asked, float(np.quantile(radii[correct], 0.9)) if correct.any() else 0])
+            xs = [p.radius for p in result.points]
+            top = max([*xs, float(np.quantile(radii[correct], 0.9)) if correct.any() else 0])
             grid = np.linspace(0.0, max(top, 1e-6) * 1.2, 200)
             curve = [float(np.mean(correct & (radii > r))) for r in grid]
-            xs = asked
             ax.set_xlabel("L2 radius")
         ax.plot(grid, curve, color="C2", linewidth=2.0, label="certified (sound bound)")
         ax.plot(xs, [p.certified_accuracy for p in result.points], "o", color="C2", markersize=5)
