@@ -20,6 +20,7 @@ from robusteye.errors import UsageError
 from robusteye.experiments.trainspec import load_train_spec, train_from_spec
 from robusteye.models import list_models
 from robusteye.train import REGIMES, RegimeConfig, TrainConfig
+from robusteye.train.config import SCHEDULES
 from robusteye.train.run import TrainJob, run_job
 
 
@@ -51,10 +52,11 @@ from robusteye.train.run import TrainJob, run_job
 @click.option("--weight-decay", type=float, default=1e-4, show_default=True)
 @click.option(
     "--schedule",
-    type=click.Choice(["step", "cosine", "constant"]),
+    type=click.Choice(SCHEDULES),
     default="step",
     show_default=True,
-    help="step: x0.1 every --step-size epochs (the study).",
+    help="step: x0.1 every --step-size epochs (the study); cosine: per epoch down to 0; "
+    "onecycle: per batch, up from lr/25 over the first 30%, then a cosine down to 0.",
 )
 @click.option("--step-size", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option(
@@ -78,7 +80,13 @@ from robusteye.train.run import TrainJob, run_job
     show_default=True,
     help="augment: kind of added examples.",
 )
-@click.option("--eps", type=float, default=0.01, show_default=True, help="augment: eps.")
+@click.option(
+    "--eps",
+    type=float,
+    default=0.01,
+    show_default=True,
+    help="augment: eps of the added examples; pgd, trades, fgsm-rs: the training eps (L-inf).",
+)
 @click.option(
     "--percent",
     type=float,
@@ -110,6 +118,57 @@ from robusteye.train.run import TrainJob, run_job
     "--adv-attack",
     type=click.Choice(attack_names(white_box=True)),
     default="fgsm",
+    show_default=True,
+)
+@click.option(
+    "--pgd-steps",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="pgd, trades (and adversarial with a stepping attack): attack steps per batch.",
+)
+@click.option(
+    "--beta",
+    type=click.FloatRange(min=0, max=1000),
+    default=6.0,
+    show_default=True,
+    help="trades: weight of the KL term (higher: more robust, less clean accuracy).",
+)
+@click.option(
+    "--eps-warmup",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Attack regimes: epochs over which the training eps ramps up from 0.",
+)
+@click.option(
+    "--overfit-drop",
+    type=click.FloatRange(min=0, max=1),
+    default=0.2,
+    show_default=True,
+    help="Attack regimes: stop (rolling back the epoch) when the PGD validation accuracy "
+    "falls this far below its best: catastrophic overfitting. 0: never.",
+)
+@click.option(
+    "--robust-val",
+    type=click.IntRange(min=0),
+    default=256,
+    show_default=True,
+    help="Attack regimes: validation images checked by PGD-10 at the training eps each "
+    "epoch; picks the best checkpoint and feeds the guard. 0: no check.",
+)
+@click.option(
+    "--ema-decay",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Keep a moving average of the weights with this decay (e.g. 0.999), validated each "
+    "epoch and saved as OUT/ema. 0: none.",
+)
+@click.option(
+    "--label-smoothing",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=0.0,
     show_default=True,
 )
 @click.option(
@@ -176,6 +235,10 @@ def train(
     adv_fraction: float,
     adv_eps: str,
     adv_attack: str,
+    pgd_steps: int,
+    beta: float,
+    eps_warmup: int,
+    overfit_drop: float,
     cert_radius: float,
     temperature: float,
     corruptions: str | None,
@@ -207,6 +270,10 @@ def train(
         eps_min=lo_hi[0],
         eps_max=lo_hi[1],
         eps_choices=choices,
+        pgd_steps=pgd_steps,
+        beta=beta,
+        eps_warmup=eps_warmup,
+        overfit_drop=overfit_drop,
         radius=cert_radius,
         temperature=temperature,
     )
@@ -221,12 +288,22 @@ def train(
     )
 
     def on_epoch(r: Any) -> None:
+        robust = (
+            f"  val_robust {r.val_robust_acc:.4f}" if r.val_robust_acc == r.val_robust_acc else ""
+        )
+        ema = f"  ema_val {r.ema_val_acc:.4f}" if r.ema_val_acc == r.ema_val_acc else ""
         click.echo(
             f"epoch {r.epoch:>3}/{config.epochs}  lr {r.lr:.4g}  loss {r.train_loss:.4f}"
             f"  acc {r.train_acc:.4f}  val_loss {r.val_loss:.4f}  val_acc {r.val_acc:.4f}"
-            f"  {r.seconds:.1f}s",
+            f"{robust}{ema}  {r.seconds:.1f}s",
             err=True,
         )
+        if r.collapsed:
+            click.echo(
+                f"catastrophic overfitting at epoch {r.epoch}: PGD validation accuracy fell "
+                f"to {r.val_robust_acc:.4f}; rolled back to epoch {r.epoch - 1} and stopped",
+                err=True,
+            )
 
     result = run_job(
         job,
@@ -248,7 +325,23 @@ def train(
             f"accuracy {t.accuracy:.4f}  macro F1 {t.macro_f1:.4f}  "
             f"ROC-AUC {t.roc_auc_macro if t.roc_auc_macro is not None else '-'}"
         )
-    click.echo(f"checkpoints: {out}/last (final), {out}/best (best validation)")
+    if fit.stopped is not None:
+        click.echo(
+            f"stopped at epoch {fit.stopped}: catastrophic overfitting (PGD validation accuracy "
+            "collapsed); last/ holds the epoch before"
+        )
+    if fit.ema_metrics is not None:
+        click.echo(f"weight average: val accuracy {fit.ema_metrics.accuracy:.4f}")
+    if result.ema_test_metrics is not None:
+        t = result.ema_test_metrics
+        click.echo(f"weight average on the held-out persons: accuracy {t.accuracy:.4f}")
+    best = (
+        "best robust validation"
+        if config.regime.attacks_model and config.robust_val
+        else ("best validation")
+    )
+    ema = f", {out}/ema (weight average)" if config.ema_decay > 0 else ""
+    click.echo(f"checkpoints: {out}/last (final), {out}/best ({best}){ema}")
 
 
 def _adv_eps(text: str) -> tuple[tuple[float, float], tuple[float, ...]]:
@@ -265,12 +358,14 @@ _TRAIN_FLAGS = {
     "nesterov": "nesterov", "weight_decay": "weight_decay", "schedule": "schedule",
     "step_size": "step_size", "augment": "augment", "channels_last": "channels_last",
     "corruption_p": "corruption_p", "corruption_max_severity": "corruption_max_severity",
+    "ema_decay": "ema_decay", "label_smoothing": "label_smoothing", "robust_val": "robust_val",
 }  # fmt: skip
 #: flags that are regime fields
 _REGIME_FLAGS = {
     "regime": "kind", "perturbation": "perturbation", "eps": "eps", "percent": "percent",
     "source_ckpt": "source", "adv_fraction": "fraction", "adv_attack": "attack",
-    "cert_radius": "radius", "temperature": "temperature",
+    "cert_radius": "radius", "temperature": "temperature", "pgd_steps": "pgd_steps",
+    "beta": "beta", "eps_warmup": "eps_warmup", "overfit_drop": "overfit_drop",
 }  # fmt: skip
 #: flags a training spec has no place for
 _NOT_WITH_SPEC = {

@@ -15,8 +15,10 @@ from robusteye.corruptions import MAX_SEVERITY, parse_corruptions
 from robusteye.devices import parse_device
 from robusteye.errors import UsageError
 
-REGIMES = ("standard", "augment", "adversarial", "certified")
-SCHEDULES = ("step", "cosine", "constant")
+REGIMES = ("standard", "augment", "adversarial", "certified", "pgd", "trades", "fgsm-rs")
+#: regimes that attack the current model during training (the robust check watches them)
+ATTACK_REGIMES = ("adversarial", "pgd", "trades", "fgsm-rs")
+SCHEDULES = ("step", "cosine", "constant", "onecycle")
 
 
 def _check(cond: bool, message: str) -> None:
@@ -42,6 +44,20 @@ class RegimeConfig:
       what certifies the L2 `radius`; for models that are 1-Lipschitz by construction
       (`lipschitz_cnn`), where the margin is the certificate. The defaults (radius 0.2,
       temperature 0.1) are the recipe measured best on real eyes at 36/255 (README).
+    - `pgd` (Madry et al. 2018): every example replaced by the last iterate of `pgd_steps`
+      L-inf PGD steps of 2.5 `eps` / steps from a random start, at `eps`.
+    - `trades` (Zhang et al. 2019): cross entropy on the clean batch plus `beta` times the KL
+      divergence between the clean and the adversarial prediction, the adversarial point the
+      maximiser of that KL found by `pgd_steps` L-inf steps in the `eps` ball.
+    - `fgsm-rs` (Wong et al. 2020, "Fast is better than free"): one FGSM step of 1.25 `eps`
+      from a uniform random start in the ball, projected back; fast, and prone to
+      catastrophic overfitting, which the robust check detects (`overfit_drop`).
+
+    For the four attack regimes, `eps_warmup` epochs ramp the training eps linearly from 0
+    (per batch), and `overfit_drop` is the guard: when the robust validation accuracy (the
+    trainer's PGD check, `TrainConfig.robust_val`) falls more than this below its best so
+    far, PGD has collapsed: the trainer says so in the curves, rolls back that epoch and
+    stops (0 turns the guard off).
     """
 
     kind: str = "standard"
@@ -57,6 +73,9 @@ class RegimeConfig:
     pgd_steps: int = 5
     radius: float = 0.2
     temperature: float = 0.1
+    beta: float = 6.0
+    eps_warmup: int = 0
+    overfit_drop: float = 0.2
 
     def __post_init__(self) -> None:
         _check(
@@ -100,11 +119,39 @@ class RegimeConfig:
             _finite(self.temperature) and 0 < self.temperature <= 100,
             f"temperature must lie in (0, 100], got {self.temperature}",
         )
+        _check(
+            _finite(self.beta) and 0 <= self.beta <= 1000,
+            f"beta must lie in [0, 1000], got {self.beta}",
+        )
+        _check(
+            _whole(self.eps_warmup) and self.eps_warmup >= 0,
+            f"eps_warmup must be a whole number of epochs >= 0, got {self.eps_warmup!r}",
+        )
+        _check(
+            _finite(self.overfit_drop) and 0 <= self.overfit_drop <= 1,
+            f"overfit_drop must lie in [0, 1], got {self.overfit_drop}",
+        )
 
     @property
     def needs_source(self) -> bool:
         """Aim 1 with a perturbation crafted on a model (anything but noise)."""
         return self.kind == "augment" and ATTACKS[self.perturbation].needs_model
+
+    @property
+    def attacks_model(self) -> bool:
+        """Whether training attacks the current model (the adversarial-training regimes)."""
+        return self.kind in ATTACK_REGIMES
+
+    @property
+    def train_eps(self) -> float | None:
+        """The largest eps the regime trains at (what the robust check attacks with)."""
+        if self.kind == "adversarial":
+            return max(self.eps_choices) if self.eps_choices else self.eps_max
+        return self.eps if self.kind in ATTACK_REGIMES else None
+
+    def eps_scale(self, epoch: float) -> float:
+        """The warm-up's factor on the training eps at (fractional, 0-based) `epoch`."""
+        return 1.0 if self.eps_warmup == 0 else min(1.0, epoch / self.eps_warmup)
 
     def attack_options(self) -> dict[str, Any]:
         """Options of the adversarial regime's attack: `pgd_steps` where it takes steps, and
@@ -120,7 +167,12 @@ class RegimeConfig:
             "augment": ("perturbation", "eps", "percent", "source"),
             "adversarial": ("fraction", "attack", "eps_min", "eps_max", "eps_choices", "pgd_steps"),
             "certified": ("radius", "temperature"),
+            "pgd": ("eps", "pgd_steps"),
+            "trades": ("eps", "pgd_steps", "beta"),
+            "fgsm-rs": ("eps",),
         }[self.kind]
+        if self.attacks_model:
+            keys = (*keys, "eps_warmup", "overfit_drop")
         out: dict[str, Any] = {"kind": self.kind}
         for k in keys:
             v = getattr(self, k)
@@ -155,6 +207,15 @@ class TrainConfig:
     #: share of each batch corrupted, at a severity uniform in 1..corruption_max_severity
     corruption_p: float = 0.5
     corruption_max_severity: int = 3
+    #: label smoothing of the cross entropy (0: none)
+    label_smoothing: float = 0.0
+    #: decay of an exponential moving average of the weights, evaluated each epoch and saved
+    #: as OUT/ema (0: none); 0.999 averages over about the last 1,000 steps
+    ema_decay: float = 0.0
+    #: images attacked each epoch by PGD-10 at the regime's training eps, for the attack
+    #: regimes: the first of the validation set (of the training set without one); with a
+    #: validation set it also picks the best checkpoint (0: no check, and no guard)
+    robust_val: int = 256
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
@@ -189,6 +250,18 @@ class TrainConfig:
         _check(
             _finite(self.val_fraction) and 0 <= self.val_fraction < 1,
             f"validation fraction must lie in [0, 1), got {self.val_fraction}",
+        )
+        _check(
+            _finite(self.label_smoothing) and 0 <= self.label_smoothing < 1,
+            f"label smoothing must lie in [0, 1), got {self.label_smoothing}",
+        )
+        _check(
+            _finite(self.ema_decay) and 0 <= self.ema_decay < 1,
+            f"ema decay must lie in [0, 1), got {self.ema_decay}",
+        )
+        _check(
+            _whole(self.robust_val) and self.robust_val >= 0,
+            f"robust_val must be a whole number of images >= 0, got {self.robust_val!r}",
         )
         parse_device(self.device)  # the spelling; whether it exists is checked where it runs
         if isinstance(self.regime, dict):
@@ -231,6 +304,10 @@ class TrainConfig:
             _check(not bad, f"unknown regime option(s): {', '.join(bad)}")
             regime = RegimeConfig(**regime)
         return cls(**{**data, "regime": regime})
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _finite(v: Any) -> bool:

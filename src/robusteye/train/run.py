@@ -16,8 +16,9 @@ from robusteye.evaluate import Metrics, classification_metrics, predict_logits
 from robusteye.folders import claimed
 from robusteye.io import write_json
 from robusteye.train.config import TrainConfig
+from robusteye.train.curves import EpochRecord
 from robusteye.train.split import train_on_split
-from robusteye.train.trainer import EpochRecord, FitResult
+from robusteye.train.trainer import FitResult
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class JobResult:
     fit: FitResult
     test_metrics: Metrics | None
     splits: dict[str, list[str]]
+    #: the weight average's metrics on the held-out persons (with TrainConfig.ema_decay)
+    ema_test_metrics: Metrics | None = None
 
 
 #: what a training run writes; a folder holding any of them is a training run
@@ -117,11 +120,15 @@ def _run_job(
         log=log,
     )
     fit = done.fit
-    test_metrics = None
+    test_metrics = ema_test = None
     if test is not None:
         test_metrics = classification_metrics(
             predict_logits(fit.model, test.images), test.labels, test.classes
         )
+        if fit.ema is not None:
+            ema_test = classification_metrics(
+                predict_logits(fit.ema, test.images), test.labels, test.classes
+            )
     if job.out is not None:
         write_json(job.out / "splits.json", splits)
         write_json(
@@ -129,10 +136,13 @@ def _run_job(
             {
                 "test": None if test_metrics is None else test_metrics.to_dict(),
                 "val": None if fit.val_metrics is None else fit.val_metrics.to_dict(),
+                **({"test_ema": ema_test.to_dict()} if ema_test is not None else {}),
+                **({"val_ema": fit.ema_metrics.to_dict()} if fit.ema_metrics else {}),
+                **({"stopped": fit.stopped} if fit.stopped is not None else {}),
                 "best_epoch": fit.best_epoch,
                 "epochs": cfg.epochs,
                 "model": job.model,
                 "regime": cfg.regime.summary(),
             },
         )
-    return JobResult(fit, test_metrics, splits)
+    return JobResult(fit, test_metrics, splits, ema_test)

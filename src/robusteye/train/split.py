@@ -21,8 +21,9 @@ from robusteye.data import EyeDataset
 from robusteye.errors import UsageError
 from robusteye.models import EyeModel, create_model, load_model
 from robusteye.train.config import RegimeConfig, TrainConfig
+from robusteye.train.curves import EpochRecord
 from robusteye.train.regimes import perturbed_copies
-from robusteye.train.trainer import EpochRecord, FitResult, Trainer
+from robusteye.train.trainer import FitResult, Trainer
 
 #: the offset of the aim-1 copies' seed from the training seed
 AUGMENT_SEED_OFFSET = 17

@@ -6,7 +6,7 @@ Tensors go to `training_state.safetensors`, everything else to `training_state.j
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,10 @@ def save_state(
     optimizer: torch.optim.Optimizer,
     generators: dict[str, torch.Generator],
     info: dict[str, Any],
+    extra: Mapping[str, torch.Tensor] | None = None,
 ) -> None:
-    """Write the optimizer state, generator states, torch's global RNG and `info` to `folder`."""
+    """Write the optimizer state, generator states, torch's global RNG, `info` and `extra`
+    tensors (e.g. the weight average) to `folder`."""
     opt = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     plain_state: dict[str, dict[str, Any]] = {}
@@ -42,6 +44,8 @@ def save_state(
     for name, gen in generators.items():
         tensors[f"rng.{name}"] = gen.get_state()
     tensors["rng.torch_global"] = torch.get_rng_state()
+    for name, value in (extra or {}).items():
+        tensors[f"extra.{name}"] = value.detach().cpu().contiguous()
     doc = {"info": info, "param_groups": opt["param_groups"], "optimizer_plain": plain_state}
     with atomic_path(folder / STATE_TENSORS) as tmp:
         save_tensors(tensors, tmp)
@@ -55,8 +59,9 @@ def load_state(
     optimizer: torch.optim.Optimizer,
     generators: dict[str, torch.Generator],
     optional: Collection[str] = (),
-) -> dict[str, Any]:
-    """Restore what `save_state` wrote; returns its `info`. Problems raise `CheckpointError`.
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Restore what `save_state` wrote; returns its `info` and `extra` tensors. Problems raise
+    `CheckpointError`.
 
     Generators named in `optional` may be missing from the state (it was written before they
     existed): they keep their current state.
@@ -86,4 +91,5 @@ def load_state(
         raise CheckpointError(
             f"cannot resume from {folder}: state does not match ({err})"
         ) from None
-    return dict(doc["info"])
+    extra = {k[len("extra.") :]: v for k, v in tensors.items() if k.startswith("extra.")}
+    return dict(doc["info"]), extra

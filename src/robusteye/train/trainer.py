@@ -1,69 +1,62 @@
 """The training loop: SGD, the lr schedule, augmentation, the regime's batch perturbation,
-`model.apply_constraints()` after every step, per-epoch validation, best and last checkpoints,
-learning curves, and exact resume.
+`model.apply_constraints()` after every step, the weight average, per-epoch validation (clean,
+the attack regimes' PGD check and its guard against catastrophic overfitting), best, last and
+weight-average checkpoints, learning curves, and exact resume.
 
 Determinism: data order, augmentation, adversarial draws, constraint subsampling and
 corruption draws each have their own seeded generator; dropout uses torch's global RNG inside
 `fork_rng`, seeded from the config and saved with the state, so the caller's global RNG is left
-untouched.
+untouched. The robust check draws its PGD starts from a generator seeded afresh every epoch.
 
-One file of about 300 lines: the loop, its checkpoints and its resume share the trainer's
-state (generators, optimizer, history) and are only correct together.
+One file of about 350 lines: the loop, its checkpoints, its guard's roll-back and its resume
+share the trainer's state (generators, optimizer, weight average, history) and are only
+correct together.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
+from robusteye.attacks import pgd
 from robusteye.corruptions import random_corruption_batch
 from robusteye.data import EyeDataset
 from robusteye.devices import resolve_device
-from robusteye.errors import UsageError
+from robusteye.errors import CheckpointError
 from robusteye.evaluate import Metrics, classification_metrics, predict_logits
-from robusteye.io import atomic_path, staging_folder
+from robusteye.io import staging_folder
 from robusteye.models import EyeModel, load_model, save_model
 from robusteye.models.checkpoint import write_checkpoint
 from robusteye.train.augment import random_affine
 from robusteye.train.config import TrainConfig
-from robusteye.train.regimes import adversarial_batch, check_regime_model, regime_loss
+from robusteye.train.curves import EpochRecord, lr_at, write_curves, write_tensorboard
+from robusteye.train.ema import WeightAverage
+from robusteye.train.regimes import (
+    adversarial_batch,
+    check_regime_model,
+    regime_loss,
+    trades_loss,
+)
 from robusteye.train.state import STATE_JSON, load_state, save_state
 
-CURVE_FIELDS = (
-    "epoch",
-    "lr",
-    "train_loss",
-    "train_acc",
-    "val_loss",
-    "val_acc",
-    "val_macro_f1",
-    "seconds",
-)
+#: the robust check: PGD steps, and the seed offset of its generator
+ROBUST_CHECK_STEPS = 10
+_ROBUST_SEED = 7919
+EMA_DIR = "ema"
 #: one seeded generator each; new ones go at the end so the others keep their seeds
 _GENERATORS = ("data", "augment", "adversarial", "constraints", "corrupt")
 #: generators a checkpoint written before they existed may lack (they start fresh on resume)
 _LATE_GENERATORS = ("corrupt",)
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    epoch: int
-    lr: float
-    train_loss: float
-    train_acc: float
-    val_loss: float
-    val_acc: float
-    val_macro_f1: float
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -72,15 +65,11 @@ class FitResult:
     history: tuple[EpochRecord, ...]
     best_epoch: int
     val_metrics: Metrics | None
-
-
-def lr_at(config: TrainConfig, epoch: int) -> float:
-    """The learning rate of (0-based) `epoch`: a pure function, so resume needs no state."""
-    if config.schedule == "step":
-        return config.lr * config.gamma ** (epoch // config.step_size)
-    if config.schedule == "cosine":
-        return 0.5 * config.lr * (1.0 + math.cos(math.pi * epoch / config.epochs))
-    return config.lr
+    #: the weight average (TrainConfig.ema_decay > 0), and its validation metrics
+    ema: EyeModel | None = None
+    ema_metrics: Metrics | None = None
+    #: the epoch whose robust accuracy collapsed, where the guard stopped the run
+    stopped: int | None = None
 
 
 class Trainer:
@@ -118,6 +107,8 @@ class Trainer:
             name: torch.Generator().manual_seed(config.seed * 1009 + i)
             for i, name in enumerate(_GENERATORS)
         }
+        self.ema = WeightAverage(self.model, config.ema_decay) if config.ema_decay > 0 else None
+        self.stopped: int | None = None
 
     def fit(
         self,
@@ -133,7 +124,7 @@ class Trainer:
         cfg = self.config
         stop = cfg.epochs if until is None else max(0, min(until, cfg.epochs))
         history: list[EpochRecord] = []
-        best = (-1.0, -1)
+        best = (-math.inf, -1)
         vm: Metrics | None = None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
@@ -143,6 +134,8 @@ class Trainer:
             x = train.images.to(self.device)
             y = train.labels.to(self.device)
             per_epoch = -(-x.shape[0] // cfg.batch_size)
+            if self.stopped is not None:
+                stop = len(history)
             # One bar over the whole run, so its estimate is the time left for all epochs.
             self._bar = tqdm(
                 total=per_epoch * max(stop, len(history)),
@@ -151,25 +144,37 @@ class Trainer:
                 disable=not self.progress,
                 leave=False,
             )
+            # the robust check attacks validation images, or training images without them
+            checked = val if val is not None and len(val) else train
             for epoch in range(len(history), stop):
                 start = time.perf_counter()
-                lr = lr_at(cfg, epoch)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
+                before = self._snapshot() if self._guarded() else None
                 loss, acc = self._epoch(x, y, epoch)
                 vm = self._validate(val)
+                robust = self._robust_check(checked)
+                ema = self._validate(val, self.ema.model) if self.ema is not None else None
                 record = EpochRecord(
-                    epoch + 1,
-                    lr,
-                    loss,
-                    acc,
-                    vm.loss if vm else math.nan,
-                    vm.accuracy if vm else math.nan,
-                    vm.macro_f1 if vm else math.nan,
-                    time.perf_counter() - start,
+                    epoch=epoch + 1,
+                    lr=lr_at(cfg, epoch),
+                    train_loss=loss,
+                    train_acc=acc,
+                    val_loss=vm.loss if vm else math.nan,
+                    val_acc=vm.accuracy if vm else math.nan,
+                    val_macro_f1=vm.macro_f1 if vm else math.nan,
+                    seconds=time.perf_counter() - start,
+                    val_robust_acc=robust,
+                    ema_val_acc=ema.accuracy if ema else math.nan,
                 )
+                if before is not None and self._collapsed(history, robust):
+                    self._roll_back(before)
+                    self.stopped = record.epoch
+                    history.append(replace(record, collapsed=1))
+                    self._save(history, best, vm, improved=False)
+                    if self.on_epoch is not None:
+                        self.on_epoch(history[-1])
+                    break
                 history.append(record)
-                score = record.val_acc if vm else -record.train_loss
+                score = robust if math.isfinite(robust) else record.val_acc if vm else -loss
                 improved = score > best[0]
                 if improved:
                     best = (score, record.epoch)
@@ -177,9 +182,57 @@ class Trainer:
                 if self.on_epoch is not None:
                     self.on_epoch(record)
             self._bar.close()
-        if vm is None:  # nothing trained in this call (a finished run resumed)
+        if vm is None or self.stopped is not None:  # rolled back, or nothing trained here
             vm = self._validate(val)
-        return FitResult(self.model, tuple(history), best[1], vm)
+        ema_metrics = None if self.ema is None else self._validate(val, self.ema.model)
+        return FitResult(
+            self.model,
+            tuple(history),
+            best[1],
+            vm,
+            ema=None if self.ema is None else self.ema.model,
+            ema_metrics=ema_metrics,
+            stopped=self.stopped,
+        )
+
+    def _guarded(self) -> bool:
+        """Whether the overfitting guard watches this run (and needs a snapshot per epoch)."""
+        regime = self.config.regime
+        return regime.overfit_drop > 0 and regime.attacks_model and self.config.robust_val > 0
+
+    def _collapsed(self, history: list[EpochRecord], robust: float) -> bool:
+        """Catastrophic overfitting: robust accuracy more than `overfit_drop` below its best."""
+        seen = [r.val_robust_acc for r in history if math.isfinite(r.val_robust_acc)]
+        return bool(seen) and robust < max(seen) - self.config.regime.overfit_drop
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "model": copy.deepcopy(self.model.state_dict()),
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "ema": None if self.ema is None else self.ema.tensors(),
+        }
+
+    def _roll_back(self, snapshot: dict[str, Any]) -> None:
+        self.model.load_state_dict(snapshot["model"])
+        self.optimizer.load_state_dict(snapshot["optimizer"])
+        if self.ema is not None:
+            self.ema.restore(snapshot["ema"])
+
+    def _robust_check(self, data: EyeDataset) -> float:
+        """Accuracy of the first `robust_val` images of `data` under PGD-10 at the regime's
+        training eps (NaN for regimes that do not attack)."""
+        eps = self.config.regime.train_eps
+        n = self.config.robust_val
+        if eps is None or n == 0 or len(data) == 0:
+            return math.nan
+        xv = data.images[:n].to(self.device)
+        yv = data.labels[:n].to(self.device)
+        g = torch.Generator().manual_seed(self.config.seed * 1009 + _ROBUST_SEED)
+        adv = pgd(self.model, xv, yv, eps, steps=ROBUST_CHECK_STEPS, generator=g)
+        self.model.eval()
+        with torch.no_grad():
+            right = self.model(adv).argmax(1) == yv
+        return float(right.float().mean())
 
     def _epoch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[float, float]:
         cfg, g = self.config, self.generators
@@ -188,7 +241,11 @@ class Trainer:
         total_loss, correct = 0.0, 0
         self._bar.set_description(f"epoch {epoch + 1}/{cfg.epochs}")
         self.model.train()
+        regime = cfg.regime
         for i in range(0, n, cfg.batch_size):
+            at = epoch + i / n  # the fractional epoch: per-batch schedules and eps warm-up
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr_at(cfg, at)
             idx = order[i : i + cfg.batch_size]
             xb, yb = x[idx], y[idx]
             if cfg.augment:
@@ -203,27 +260,34 @@ class Trainer:
                     g["corrupt"],
                     p=cfg.corruption_p,
                 )
-            if cfg.regime.kind == "adversarial":
-                xb = adversarial_batch(self.model, xb, yb, cfg.regime, g["adversarial"])
             if cfg.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
-            logits = self.model(xb)
-            loss = regime_loss(logits, yb, cfg.regime)
+            scale = regime.eps_scale(at)
+            if regime.kind == "trades":
+                loss, logits = trades_loss(
+                    self.model, xb, yb, regime, g["adversarial"], scale, cfg.label_smoothing
+                )
+            else:
+                if regime.kind in ("adversarial", "pgd", "fgsm-rs"):
+                    xb = adversarial_batch(self.model, xb, yb, regime, g["adversarial"], scale)
+                logits = self.model(xb)
+                loss = regime_loss(logits, yb, regime, cfg.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             self.model.apply_constraints(g["constraints"])
+            if self.ema is not None:
+                self.ema.update(self.model)
             total_loss += float(loss.detach()) * idx.numel()
             correct += int((logits.argmax(1) == yb).sum())
             self._bar.update()
         return total_loss / n, correct / n
 
-    def _validate(self, val: EyeDataset | None) -> Metrics | None:
+    def _validate(self, val: EyeDataset | None, model: EyeModel | None = None) -> Metrics | None:
         if val is None or len(val) == 0:
             return None
-        return classification_metrics(
-            predict_logits(self.model, val.images), val.labels, val.classes
-        )
+        net = self.model if model is None else model
+        return classification_metrics(predict_logits(net, val.images), val.labels, val.classes)
 
     def _save(
         self,
@@ -239,17 +303,28 @@ class Trainer:
             **self.training_info,
             "config": self.config.to_dict(),
             "epochs_done": len(history),
+            **({"stopped": self.stopped} if self.stopped is not None else {}),
         }
         metrics = {"val": vm.to_dict()} if vm else None
         if improved:
             save_model(self.model, self.out / "best", training=training, metrics=metrics)
         for stale in self.out.glob(".last.tmp*"):  # left by a kill -9 of an earlier save
             shutil.rmtree(stale, ignore_errors=True)
-        info = {"history": [asdict(r) for r in history], "best": list(best)}
+        info = {
+            "history": [asdict(r) for r in history],
+            "best": list(best),
+            "stopped": self.stopped,
+        }
+        extra = None if self.ema is None else self.ema.tensors()
         with staging_folder(self.out, "last") as tmp:  # removed whatever happens
             write_checkpoint(self.model, tmp, training=training, metrics=metrics)
-            save_state(tmp, optimizer=self.optimizer, generators=self.generators, info=info)
+            save_state(
+                tmp, optimizer=self.optimizer, generators=self.generators, info=info, extra=extra
+            )
             _swap_in(tmp, self.out / "last")
+        if self.ema is not None:
+            ema_training = {**training, "weights": f"moving average, decay {self.ema.decay:g}"}
+            save_model(self.ema.model, self.out / EMA_DIR, training=ema_training)
         write_curves(self.out / "curves.csv", history)
         if self.config.tensorboard:
             write_tensorboard(self.out / "tensorboard", history[-1])
@@ -257,12 +332,21 @@ class Trainer:
     def _restore(self, folder: Path) -> tuple[list[EpochRecord], tuple[float, int]]:
         saved = load_model(folder)
         self.model.load_state_dict(saved.state_dict())
-        info = load_state(
+        info, extra = load_state(
             folder,
             optimizer=self.optimizer,
             generators=self.generators,
             optional=_LATE_GENERATORS,
         )
+        if self.ema is not None:
+            try:
+                self.ema.restore(extra)
+            except KeyError:
+                raise CheckpointError(
+                    f"cannot resume from {folder}: it holds no weight average (ema_decay "
+                    "was 0 when it was written)"
+                ) from None
+        self.stopped = info.get("stopped")
         history = [EpochRecord(**r) for r in info["history"]]
         return history, (float(info["best"][0]), int(info["best"][1]))
 
@@ -282,32 +366,3 @@ def _swap_in(tmp: Path, dest: Path) -> None:
         os.replace(dest, old)
     os.replace(tmp, dest)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def write_curves(path: Path, history: list[EpochRecord]) -> None:
-    """Learning curves as CSV (rewritten whole, atomically, so a resume never duplicates rows)."""
-    lines = [",".join(CURVE_FIELDS)]
-    for r in history:
-        lines.append(
-            ",".join(
-                f"{getattr(r, f):.6g}" if isinstance(getattr(r, f), float) else str(getattr(r, f))
-                for f in CURVE_FIELDS
-            )
-        )
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
-
-
-def write_tensorboard(folder: Path, record: EpochRecord) -> None:
-    """Append one epoch's curves as TensorBoard scalars (needs the `tensorboard` package)."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise UsageError(
-            "--tensorboard needs the tensorboard package: pip install 'robusteye[tensorboard]'"
-        ) from None
-    with SummaryWriter(str(folder)) as writer:
-        for name in CURVE_FIELDS[1:]:
-            value = getattr(record, name)
-            if math.isfinite(value):
-                writer.add_scalar(name.replace("_", "/", 1), value, record.epoch)

@@ -26,8 +26,9 @@ class Cell:
     seed: int
     #: the standard cell whose model crafts this cell's FGSM training examples (aim 1)
     source: str | None = None
-    #: natural-corruption training settings of the cell's regime (TrainConfig fields)
-    natural: tuple[tuple[str, Any], ...] = ()
+    #: training settings of the cell's regime (TrainConfig fields: natural corruptions,
+    #: weight averaging, label smoothing)
+    training: tuple[tuple[str, Any], ...] = ()
 
 
 def regime_tag(r: RegimeConfig) -> str:
@@ -45,7 +46,15 @@ def regime_tag(r: RegimeConfig) -> str:
         return f"adversarial-{r.attack}{steps}-{eps}-f{r.fraction:g}"
     if r.kind == "certified":
         return f"certified-r{r.radius:.4g}-t{r.temperature:g}"
+    if r.kind in ("pgd", "trades", "fgsm-rs"):
+        steps = f"-k{r.pgd_steps}" if r.kind != "fgsm-rs" else ""
+        beta = f"-b{r.beta:g}" if r.kind == "trades" else ""
+        return f"{r.kind}{steps}{beta}-e{r.eps:g}{_warmup_tag(r)}"
     return "standard"
+
+
+def _warmup_tag(r: RegimeConfig) -> str:
+    return f"-w{r.eps_warmup}" if r.eps_warmup else ""
 
 
 def regime_label(r: RegimeConfig) -> str:
@@ -62,29 +71,46 @@ def regime_label(r: RegimeConfig) -> str:
         return f"adversarial: {r.attack.upper()} eps {eps}, {r.fraction:.0%} of each batch"
     if r.kind == "certified":
         return f"certified: Lipschitz margin for L2 radius {r.radius:.4g}"
+    if r.kind == "pgd":
+        return f"PGD-AT: PGD-{r.pgd_steps} eps {r.eps:g}"
+    if r.kind == "trades":
+        return f"TRADES: beta {r.beta:g}, PGD-{r.pgd_steps} eps {r.eps:g}"
+    if r.kind == "fgsm-rs":
+        return f"FGSM-RS: eps {r.eps:g}"
     return "standard"
 
 
-def natural_tag(natural: dict[str, Any]) -> str:
-    """The id suffix of corruption training ('' without it): '+nat-all-p0.5-s3'."""
-    names = natural.get("corruptions")
-    if not names:
-        return ""
-    what = _corruptions_name(names)
-    p = natural.get("corruption_p", _DEFAULT.corruption_p)
-    severity = natural.get("corruption_max_severity", _DEFAULT.corruption_max_severity)
-    return f"+nat-{what}-p{p:g}-s{severity}"
+def training_tag(training: dict[str, Any]) -> str:
+    """The id suffix of a regime's training settings ('' without any):
+    '+nat-all-p0.5-s3' for corruption training, '+ema0.999', '+ls0.1'."""
+    out = ""
+    names = training.get("corruptions")
+    if names:
+        what = _corruptions_name(names)
+        p = training.get("corruption_p", _DEFAULT.corruption_p)
+        severity = training.get("corruption_max_severity", _DEFAULT.corruption_max_severity)
+        out += f"+nat-{what}-p{p:g}-s{severity}"
+    if training.get("ema_decay"):
+        out += f"+ema{training['ema_decay']:g}"
+    if training.get("label_smoothing"):
+        out += f"+ls{training['label_smoothing']:g}"
+    return out
 
 
-def natural_label(natural: dict[str, Any]) -> str:
-    """' + corruptions (all, 50% of each batch, severity <= 3)', or ''."""
-    names = natural.get("corruptions")
-    if not names:
-        return ""
-    p = natural.get("corruption_p", _DEFAULT.corruption_p)
-    severity = natural.get("corruption_max_severity", _DEFAULT.corruption_max_severity)
-    what = _corruptions_name(names).replace("_", " ").replace("-", ", ")
-    return f" + corruptions ({what}, {p:.0%} of each batch, severity <= {severity})"
+def training_label(training: dict[str, Any]) -> str:
+    """' + corruptions (all, 50% of each batch, severity <= 3)', ' + EMA 0.999', or ''."""
+    out = ""
+    names = training.get("corruptions")
+    if names:
+        p = training.get("corruption_p", _DEFAULT.corruption_p)
+        severity = training.get("corruption_max_severity", _DEFAULT.corruption_max_severity)
+        what = _corruptions_name(names).replace("_", " ").replace("-", ", ")
+        out += f" + corruptions ({what}, {p:.0%} of each batch, severity <= {severity})"
+    if training.get("ema_decay"):
+        out += f" + EMA {training['ema_decay']:g}"
+    if training.get("label_smoothing"):
+        out += f" + label smoothing {training['label_smoothing']:g}"
+    return out
 
 
 def _corruptions_name(names: str | list[str] | tuple[str, ...]) -> str:
@@ -104,14 +130,15 @@ def expand_cells(spec: ExperimentSpec) -> list[Cell]:
                     if grid.models is not None and entry.id not in grid.models:
                         continue
                     for regime in grid.expand():
-                        cells.append(_cell(entry, regime, fold, seed, grid.natural()))
+                        for training in grid.training():
+                            cells.append(_cell(entry, regime, fold, seed, training))
     return cells
 
 
 def _cell(
-    entry: ModelEntry, regime: RegimeConfig, fold: int, seed: int, natural: dict[str, Any]
+    entry: ModelEntry, regime: RegimeConfig, fold: int, seed: int, training: dict[str, Any]
 ) -> Cell:
-    variant = f"{entry.id}.{regime_tag(regime)}{natural_tag(natural)}"
+    variant = f"{entry.id}.{regime_tag(regime)}{training_tag(training)}"
     suffix = f"f{fold}.s{seed}"
     source = None
     if regime.needs_source and regime.source is None:
@@ -119,11 +146,11 @@ def _cell(
     return Cell(
         id=f"{variant}.{suffix}",
         variant=variant,
-        label=f"{entry.id} · {regime_label(regime)}{natural_label(natural)}",
+        label=f"{entry.id} · {regime_label(regime)}{training_label(training)}",
         model=entry,
         regime=regime,
         fold=fold,
         seed=seed,
         source=source,
-        natural=tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in natural.items()),
+        training=tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in training.items()),
     )

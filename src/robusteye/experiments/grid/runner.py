@@ -166,7 +166,7 @@ def _cell_task(
         source = checkpoint_files(out / "cells" / cell.source / "model")
     return CellTask(
         cell=cell,
-        config=spec.train_config(cell.seed, cell.regime, device, **dict(cell.natural)),
+        config=spec.train_config(cell.seed, cell.regime, device, **dict(cell.training)),
         train_idx=fold.train,
         val_idx=fold.val,
         eval_idx=fold.eval,

@@ -42,34 +42,45 @@ GRID_FIELDS = {
     "augment": ("perturbation", "eps", "percent"),
     "adversarial": ("fraction", "attack", "eps_min", "eps_max", "pgd_steps"),
     "certified": ("radius", "temperature"),
+    "pgd": ("eps", "pgd_steps", "eps_warmup"),
+    "trades": ("eps", "pgd_steps", "beta", "eps_warmup"),
+    "fgsm-rs": ("eps", "eps_warmup", "overfit_drop"),
 }
 _SCALAR_FIELDS = {
     "standard": (),
     "augment": ("source",),
-    "adversarial": ("eps_choices",),
+    "adversarial": ("eps_choices", "eps_warmup", "overfit_drop"),
     "certified": (),
+    "pgd": ("overfit_drop",),
+    "trades": ("overfit_drop",),
+    "fgsm-rs": (),
 }
+RegimeKind = Literal["standard", "augment", "adversarial", "certified", "pgd", "trades", "fgsm-rs"]
 #: Training fields any regime may add: training against natural corruptions as well.
 NATURAL_FIELDS = ("corruptions", "corruption_p", "corruption_max_severity")
+#: Training fields any regime may set (TrainConfig fields); `ema_decay` may be a grid axis
+#: (`ema_decay: [0, 0.999]`: each point with and without weight averaging).
+TRAINING_FIELDS = (*NATURAL_FIELDS, "ema_decay", "label_smoothing")
+_TRAINING_GRID = ("ema_decay",)
 
 
 class RegimeGrid(Strict):
     """One regime kind; list-valued fields are grid axes. `models` restricts it to some keys."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    kind: Literal["standard", "augment", "adversarial", "certified"]
+    kind: RegimeKind
     models: list[str] | None = None
 
     @model_validator(mode="after")
     def _fields(self) -> RegimeGrid:
-        allowed = GRID_FIELDS[self.kind] + _SCALAR_FIELDS[self.kind] + NATURAL_FIELDS
+        allowed = GRID_FIELDS[self.kind] + _SCALAR_FIELDS[self.kind] + TRAINING_FIELDS
         for key, value in (self.model_extra or {}).items():
             if key not in allowed:
                 raise ValueError(
                     f"{key!r} is not an option of the {self.kind} regime "
                     f"(allowed: {', '.join(allowed)})"
                 )
-            is_grid = key in GRID_FIELDS[self.kind]
+            is_grid = key in self._grid_fields()
             if isinstance(value, list) and is_grid and not value:
                 raise ValueError(f"{key} must be a value or a non-empty list")
             if (
@@ -84,37 +95,52 @@ class RegimeGrid(Strict):
             )
         self.expand()  # every grid point must be a valid regime
         try:
-            TrainConfig(**self.natural())
+            for training in self.training():
+                TrainConfig(**training)
         except (UsageError, TypeError) as err:
             raise ValueError(str(err)) from None
         return self
+
+    def _grid_fields(self) -> tuple[str, ...]:
+        return GRID_FIELDS[self.kind] + _TRAINING_GRID
 
     def size(self) -> int:
         """The number of grid points, without building them."""
         return math.prod(
             len(v)
             for k, v in (self.model_extra or {}).items()
-            if isinstance(v, list) and k in GRID_FIELDS[self.kind]
+            if isinstance(v, list) and k in self._grid_fields()
         )
 
-    def natural(self) -> dict[str, Any]:
-        """The natural-corruption training settings this regime adds ({} for none)."""
-        return {k: v for k, v in (self.model_extra or {}).items() if k in NATURAL_FIELDS}
+    def training(self) -> list[dict[str, Any]]:
+        """The training settings this regime adds, one dict per point of its training axes
+        ([{}] for none)."""
+        return _grid_points(
+            {k: v for k, v in (self.model_extra or {}).items() if k in TRAINING_FIELDS},
+            _TRAINING_GRID,
+        )
 
     def expand(self) -> list[RegimeConfig]:
-        """Every grid point, in the spec's order (the last axis varies fastest)."""
-        points: list[dict[str, Any]] = [{}]
-        for key, value in (self.model_extra or {}).items():
-            if key in NATURAL_FIELDS:
-                continue
-            values = value if isinstance(value, list) and key in GRID_FIELDS[self.kind] else [value]
-            points = [{**p, key: v} for p in points for v in values]
+        """Every regime grid point, in the spec's order (the last axis varies fastest)."""
+        points = _grid_points(
+            {k: v for k, v in (self.model_extra or {}).items() if k not in TRAINING_FIELDS},
+            GRID_FIELDS[self.kind],
+        )
         try:
             return [RegimeConfig(kind=self.kind, **p) for p in points]
         except UsageError as err:
             raise ValueError(str(err)) from None
         except TypeError as err:
             raise ValueError(str(err)) from None
+
+
+def _grid_points(fields: dict[str, Any], axes: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The product of the list-valued `axes` among `fields` (the others as they are)."""
+    points: list[dict[str, Any]] = [{}]
+    for key, value in fields.items():
+        values = value if isinstance(value, list) and key in axes else [value]
+        points = [{**p, key: v} for p in points for v in values]
+    return points
 
 
 class TransferEval(Strict):
@@ -203,7 +229,7 @@ class ExperimentSpec(BaseSpec):
     def train_config(
         self, seed: int, regime: RegimeConfig, device: str = "cpu", **overrides: Any
     ) -> TrainConfig:
-        """The training config of a cell; `overrides` are its regime's natural fields."""
+        """The training config of a cell; `overrides` are its regime's training fields."""
         return TrainConfig.from_dict(
             {
                 **self.train,

@@ -97,7 +97,8 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
         training_info=info,
     )
     fit, train, val = done.fit, done.train, done.val
-    model = fit.model.eval()
+    # with weight averaging the cell is the averaged model (the raw one is its ema 0 twin)
+    model = (fit.model if fit.ema is None else fit.ema).eval()
     evaluation = data.subset(task.eval_idx)
     logits = predict_logits(model, evaluation.images)
     clean = classification_metrics(logits, evaluation.labels, data.classes)
@@ -119,7 +120,10 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
         "model": cell.model.name,
         "model_options": dict(cell.model.options),
         "regime": cell.regime.summary(),
-        **({"natural": _natural(cfg)} if cell.natural else {}),
+        **({"natural": _natural(cfg)} if cfg.corruptions else {}),
+        **({"ema_decay": cfg.ema_decay} if cfg.ema_decay else {}),
+        **({"label_smoothing": cfg.label_smoothing} if cfg.label_smoothing else {}),
+        **({"stopped": fit.stopped} if fit.stopped is not None else {}),
         "fold": cell.fold,
         "seed": cell.seed,
         "data": task.data_source,

@@ -1,0 +1,257 @@
+"""The robust-training regimes (PGD-AT, TRADES, FGSM-RS) and the options they rely on: each
+raises robustness on a task built to have a fragile shortcut, resumes exactly (weight
+average included), and the overfitting guard rolls back and stops."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from robusteye.attacks import pgd
+from robusteye.data import EyeDataset
+from robusteye.errors import CheckpointError, UsageError
+from robusteye.evaluate import predict_logits
+from robusteye.models import create_model, load_model
+from robusteye.train import RegimeConfig, TrainConfig, Trainer
+from robusteye.train.curves import CURVE_FIELDS
+from robusteye.train.regimes import adversarial_batch, regime_loss, trades_loss
+from tests.conftest import make_dataset
+
+EPS = 0.03
+
+
+def shortcut_data(n: int, seed: int) -> EyeDataset:
+    """Two classes with a robust feature (which half is brighter, by 0.1 +- 0.06, about 95%
+    predictive) and a fragile one (a checkerboard of amplitude 0.015 whose sign is the
+    class, 100% predictive): standard training takes the checkerboard, which an L-inf
+    attack at 0.03 erases; robust training has to learn the halves."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    s = (2.0 * y - 1.0).view(n, 1, 1, 1)
+    half = torch.ones(1, 1, 32, 32)
+    half[..., 16:, :] = -1.0
+    grid = torch.arange(32)
+    checker = ((grid.view(-1, 1) + grid.view(1, -1)) % 2 * 2 - 1).float()
+    offset = 0.1 * s + 0.06 * torch.randn(n, 1, 1, 1, generator=g)
+    x = 0.4 + 0.1 * torch.rand(n, 1, 32, 32, generator=g) + offset * half / 2
+    x = x + 0.015 * s * checker
+    return EyeDataset(
+        images=x.clamp(0, 1),
+        labels=y,
+        classes=("open", "closed"),
+        persons=tuple(f"p{i % 10}" for i in range(n)),
+    )
+
+
+@pytest.fixture(scope="module")
+def shortcut() -> tuple[EyeDataset, EyeDataset]:
+    return shortcut_data(320, 0), shortcut_data(200, 1)
+
+
+def _wrn(num_classes: int = 2, **kw):
+    return create_model("wrn", num_classes, depth=10, width=1, seed=0, **kw)
+
+
+def _robust_accuracy(model, data: EyeDataset) -> float:
+    model.eval()
+    g = torch.Generator().manual_seed(0)
+    adv = pgd(model, data.images, data.labels, EPS, steps=10, generator=g)
+    return float((predict_logits(model, adv).argmax(1) == data.labels).float().mean())
+
+
+def _config(kind: str, **kw) -> TrainConfig:
+    regime = RegimeConfig(kind=kind, eps=EPS, pgd_steps=3, beta=1.0)
+    base = dict(epochs=3, batch_size=32, lr=0.05, val_fraction=0.0, augment=False)
+    return TrainConfig(**{**base, "regime": regime, "robust_val": 0, **kw})
+
+
+@pytest.fixture(scope="module")
+def standard_robustness(shortcut) -> float:
+    train, test = shortcut
+    model = Trainer(_wrn(), _config("standard")).fit(train).model
+    return _robust_accuracy(model, test)
+
+
+@pytest.mark.parametrize("kind", ["pgd", "trades", "fgsm-rs"])
+def test_each_regime_raises_robustness_over_standard(shortcut, standard_robustness, kind):
+    train, test = shortcut
+    fit = Trainer(_wrn(), _config(kind)).fit(train)
+    clean = float((predict_logits(fit.model, test.images).argmax(1) == test.labels).float().mean())
+    robust = _robust_accuracy(fit.model, test)
+    assert standard_robustness <= 0.1  # the shortcut: PGD at 0.03 breaks the standard model
+    assert robust >= 0.3, (kind, robust)  # measured 0.4-0.68 (thread counts change it)
+    assert clean >= 0.9
+
+
+@pytest.mark.parametrize("kind", ["pgd", "trades", "fgsm-rs", "adversarial"])
+def test_robust_regimes_resume_exactly_with_the_weight_average(tmp_path, kind):
+    """2 epochs straight == 1 epoch, stop, resume for 1 more: identical weights, weight
+    average, curves (the PGD check included), eps warm-up and one-cycle schedule across the
+    stop."""
+    train, val = make_dataset(48, seed=1), make_dataset(24, seed=2)
+    regime = RegimeConfig(kind=kind, eps=0.02, pgd_steps=2, eps_warmup=2)
+    kw = dict(
+        epochs=2,
+        batch_size=16,
+        lr=0.05,
+        val_fraction=0.0,
+        seed=3,
+        regime=regime,
+        schedule="onecycle",
+        ema_decay=0.9,
+        label_smoothing=0.1,
+        robust_val=16,
+    )
+    cfg = TrainConfig(**kw)
+    straight = Trainer(_wrn(4, dropout=0.3), cfg, tmp_path / "a").fit(train, val)
+    Trainer(_wrn(4, dropout=0.3), cfg, tmp_path / "b").fit(train, val, until=1)
+    resumed = Trainer(_wrn(4, dropout=0.3), cfg, tmp_path / "b").fit(train, val, resume=True)
+    assert straight.history[0].val_robust_acc == resumed.history[0].val_robust_acc
+    assert [(r.train_loss, r.val_robust_acc, r.ema_val_acc) for r in straight.history] == [
+        (r.train_loss, r.val_robust_acc, r.ema_val_acc) for r in resumed.history
+    ]
+    for name, value in straight.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[name], value), name
+    assert straight.ema is not None and resumed.ema is not None
+    saved_ema = load_model(tmp_path / "b" / "ema").state_dict()
+    for name, value in straight.ema.state_dict().items():
+        assert torch.equal(saved_ema[name], value), name
+    weights = "classifier.weight"
+    assert not torch.equal(straight.ema.state_dict()[weights], straight.model.state_dict()[weights])
+    assert all(
+        math.isfinite(r.val_robust_acc) and math.isfinite(r.ema_val_acc) for r in straight.history
+    )
+
+
+def test_curves_name_the_robust_check_the_average_and_the_collapse(tmp_path):
+    train, val = make_dataset(48, seed=1), make_dataset(24, seed=2)
+    cfg = TrainConfig(
+        epochs=1, batch_size=16, val_fraction=0.0, ema_decay=0.9, robust_val=8,
+        regime=RegimeConfig(kind="fgsm-rs", eps=0.02),
+    )  # fmt: skip
+    Trainer(_wrn(4), cfg, tmp_path).fit(train, val)
+    assert load_model(tmp_path / "ema").config.name == "wrn"
+    header = (tmp_path / "curves.csv").read_text().splitlines()[0].split(",")
+    assert tuple(header) == CURVE_FIELDS
+    assert {"val_robust_acc", "ema_val_acc", "collapsed"} <= set(header)
+
+
+def test_the_guard_rolls_back_the_collapsed_epoch_and_stops(tmp_path):
+    """With a guard so strict that any dip counts as a collapse, the run stops at the first
+    epoch whose PGD accuracy falls, `last/` holds the epoch before (bit for bit), the curves
+    flag the epoch, and a resume trains no more."""
+    train, val = make_dataset(64, seed=1), make_dataset(32, seed=2)
+    kw = dict(epochs=6, batch_size=16, lr=0.1, val_fraction=0.0, robust_val=32)
+    # the same run without the guard: each epoch's robust accuracy and weights
+    free = TrainConfig(**kw, regime=RegimeConfig(kind="fgsm-rs", eps=0.05, overfit_drop=0))
+    epochs: list[tuple[float, dict[str, torch.Tensor]]] = []
+    unguarded = Trainer(_wrn(4), free)
+    unguarded.on_epoch = lambda r: epochs.append(
+        (r.val_robust_acc, {n: v.clone() for n, v in unguarded.model.state_dict().items()})
+    )
+    unguarded.fit(train, val)
+    dips = [k for k in range(1, 6) if epochs[k][0] < max(a for a, _ in epochs[:k])]
+    assert dips, "no epoch's robust accuracy fell below its best: the test needs one"
+    first = dips[0]  # 0-based index of the collapsed epoch
+    cfg = TrainConfig(**kw, regime=RegimeConfig(kind="fgsm-rs", eps=0.05, overfit_drop=1e-9))
+    fit = Trainer(_wrn(4), cfg, tmp_path).fit(train, val)
+    assert fit.stopped == first + 1
+    assert len(fit.history) == first + 1 and fit.history[-1].collapsed == 1
+    assert [r.collapsed for r in fit.history[:-1]] == [0] * first
+    saved = load_model(tmp_path / "last").state_dict()
+    for name, value in epochs[first - 1][1].items():  # the epoch before the collapse
+        assert torch.equal(saved[name], value), name
+    assert torch.equal(fit.model.state_dict()["classifier.weight"], saved["classifier.weight"])
+    rows = (tmp_path / "curves.csv").read_text().splitlines()
+    assert rows[-1].split(",")[CURVE_FIELDS.index("collapsed")] == "1"
+    again = Trainer(_wrn(4), cfg, tmp_path).fit(train, val, resume=True)
+    assert again.stopped == fit.stopped and len(again.history) == len(fit.history)
+
+
+def test_the_robust_check_picks_the_best_checkpoint(tmp_path):
+    train, val = make_dataset(48, seed=1), make_dataset(24, seed=2)
+    cfg = TrainConfig(
+        epochs=3, batch_size=16, val_fraction=0.0, robust_val=24,
+        regime=RegimeConfig(kind="pgd", eps=0.02, pgd_steps=2, overfit_drop=0),
+    )  # fmt: skip
+    fit = Trainer(_wrn(4), cfg, tmp_path).fit(train, val)
+    robust = [r.val_robust_acc for r in fit.history]
+    assert fit.best_epoch == robust.index(max(robust)) + 1
+
+
+def test_resuming_without_the_average_it_needs_is_refused(tmp_path):
+    train = make_dataset(32)
+    plain = TrainConfig(epochs=1, batch_size=16, val_fraction=0.0)
+    Trainer(_wrn(4), plain, tmp_path).fit(train)
+    with pytest.raises(CheckpointError, match="weight average"):
+        Trainer(
+            _wrn(4),
+            TrainConfig(epochs=2, batch_size=16, val_fraction=0.0, ema_decay=0.9),
+            tmp_path,
+        ).fit(train, resume=True)
+
+
+def test_training_perturbations_stay_in_the_warmed_up_ball(trained_toy, toy_data):
+    """PGD-AT and FGSM-RS examples lie within eps x the warm-up's factor, and differ from x."""
+    x, y = toy_data
+    for kind in ("pgd", "fgsm-rs"):
+        regime = RegimeConfig(kind=kind, eps=0.04, pgd_steps=3, eps_warmup=4)
+        assert regime.eps_scale(1.0) == pytest.approx(0.25) and regime.eps_scale(9.0) == 1.0
+        g = torch.Generator().manual_seed(0)
+        adv = adversarial_batch(trained_toy, x, y, regime, g, scale=regime.eps_scale(1.0))
+        d = (adv - x).abs().amax()
+        assert 0 < float(d) <= 0.01 + 1e-6
+        assert torch.equal(adversarial_batch(trained_toy, x, y, regime, g, scale=0.0), x)
+
+
+def test_trades_loss_is_clean_ce_plus_beta_kl(trained_toy, toy_data):
+    x, y = toy_data
+    g = torch.Generator().manual_seed(0)
+    model = trained_toy.train()
+    try:
+        zero = RegimeConfig(kind="trades", eps=0.03, beta=0.0)
+        loss, logits = trades_loss(model, x, y, zero, g)
+        assert torch.allclose(loss, F.cross_entropy(logits, y))
+        loss6, _ = trades_loss(model, x, y, RegimeConfig(kind="trades", eps=0.03, beta=6.0), g)
+        assert float(loss6.detach()) > float(loss.detach())  # the KL term of a point that moves the prediction
+    finally:
+        model.eval()
+
+
+def test_label_smoothing_enters_the_loss():
+    logits, y = torch.tensor([[4.0, 0.0]]), torch.tensor([0])
+    plain = regime_loss(logits, y, RegimeConfig())
+    smooth = regime_loss(logits, y, RegimeConfig(), label_smoothing=0.2)
+    logp = F.log_softmax(logits, 1)[0]
+    assert float(smooth) == pytest.approx(float(-(0.9 * logp[0] + 0.1 * logp[1])))
+    assert float(smooth) > float(plain)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        (dict(beta=-1), "beta"),
+        (dict(eps_warmup=1.5), "eps_warmup"),
+        (dict(overfit_drop=2), "overfit_drop"),
+    ],
+)
+def test_bad_robust_regime_options(kw, match):
+    with pytest.raises(UsageError, match=match):
+        RegimeConfig(kind="trades", **kw)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        (dict(ema_decay=1.0), "ema decay"),
+        (dict(label_smoothing=-0.1), "label smoothing"),
+        (dict(robust_val=-1), "robust_val"),
+        (dict(schedule="linear"), "schedule"),
+    ],
+)
+def test_bad_robust_training_options(kw, match):
+    with pytest.raises(UsageError, match=match):
+        TrainConfig(**kw)
