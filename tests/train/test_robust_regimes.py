@@ -216,7 +216,9 @@ def test_trades_loss_is_clean_ce_plus_beta_kl(trained_toy, toy_data):
         loss, logits = trades_loss(model, x, y, zero, g)
         assert torch.allclose(loss, F.cross_entropy(logits, y))
         loss6, _ = trades_loss(model, x, y, RegimeConfig(kind="trades", eps=0.03, beta=6.0), g)
-        assert float(loss6.detach()) > float(loss.detach())  # the KL term of a point that moves the prediction
+        assert float(loss6.detach()) > float(
+            loss.detach()
+        )  # the KL term of a point that moves the prediction
     finally:
         model.eval()
 
@@ -255,3 +257,50 @@ def test_bad_robust_regime_options(kw, match):
 def test_bad_robust_training_options(kw, match):
     with pytest.raises(UsageError, match=match):
         TrainConfig(**kw)
+
+
+def test_cli_trains_trades_with_a_weight_average_and_spec_overrides(tmp_path, capsys):
+    import json
+
+    from robusteye.cli import main
+
+    data = make_dataset(64, n_persons=16, seed=4).save(tmp_path / "d.npz")
+    args = [
+        "train", "--model", "wrn", "--data", str(data), "--epochs", "2", "--batch-size", "32",
+        "--no-progress", "--val-fraction", "0.25", "--test-fraction", "0.2",
+        "--regime", "trades", "--eps", "0.02", "--beta", "3", "--pgd-steps", "2",
+        "--eps-warmup", "1", "--ema-decay", "0.9", "--label-smoothing", "0.1",
+        "--schedule", "onecycle", "--robust-val", "8", "--out", str(tmp_path / "run"),
+    ]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr()
+    assert "val_robust" in out.err and "ema_val" in out.err
+    assert "weight average on the held-out persons" in out.out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["regime"] == {
+        "kind": "trades", "eps": 0.02, "pgd_steps": 2, "beta": 3.0,
+        "eps_warmup": 1, "overfit_drop": 0.2,
+    }  # fmt: skip
+    assert 0 <= metrics["test_ema"]["accuracy"] <= 1
+    assert load_model(tmp_path / "run" / "ema").config.name == "wrn"
+    config = json.loads((tmp_path / "run" / "last" / "config.json").read_text())
+    assert config["training"]["config"]["ema_decay"] == 0.9
+    assert config["training"]["config"]["label_smoothing"] == 0.1
+
+
+@pytest.mark.parametrize(
+    ("flags", "match"),
+    [
+        (["--regime", "pgd", "--pgd-steps", "0"], "pgd-steps"),
+        (["--ema-decay", "1"], "ema-decay"),
+        (["--regime", "trades", "--beta", "-1"], "beta"),
+        (["--schedule", "linear"], "schedule"),
+    ],
+)
+def test_cli_refuses_bad_robust_options_in_one_line(tmp_path, capsys, flags, match):
+    from robusteye.cli import main
+
+    code = main(["train", "--model", "wrn", "--out", str(tmp_path / "r"), *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and match in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()

@@ -12,7 +12,7 @@ from typing import Any
 from matplotlib.colors import to_hex
 
 from robusteye.io import atomic_path
-from robusteye.report import audit, curves, grids, natural
+from robusteye.report import audit, curves, grids, natural, tradeoff
 from robusteye.report.card import write_card
 from robusteye.report.page import (
     Section,
@@ -42,6 +42,10 @@ HOW = {
     "severity (mCA), with its drop relative to clean. In the SNR figure, lines are attacks "
     "and grey markers are corruptions: a marker above a line at the same SNR means the model "
     "copes better with that natural change than with an attack of the same energy.",
+    "tradeoff": "every audited variant's clean accuracy beside its worst case over the audit's "
+    "attacks (a point counts only if every attack failed on it), mean ± std across folds, the "
+    "best of each column in bold. In the figure, up is more robust and right more accurate: a "
+    "recipe is better than another only if it sits above it at the same clean accuracy.",
     "roc": "micro-averaged one-vs-rest ROC curves, the mean across folds with a ±1 std band; "
     "the legend gives the AUC as mean ± std. Dashed: the model's standard variant, for "
     "reference. Curves nearer the top-left corner separate the classes better.",
@@ -80,7 +84,11 @@ def _figures(
         "transfer": [],
         "confusion": [grids.confusion_matrices(vs, folder / "confusion.png")],
         "natural": [],
+        "tradeoff": [],
     }
+    if tradeoff.has_worst_case(summaries):
+        path = folder / "clean_vs_worst_case.png"
+        out["tradeoff"].append(tradeoff.clean_vs_worst_case(summaries, vs, path))
     for attack in attacks:
         # the worst case and certified accuracy have no ROC: they are masks, not logits
         if attack not in (audit.WORST_CASE, audit.CERTIFIED):
@@ -164,6 +172,12 @@ def _sections(
             "Summary",
             HOW["summary"] + note,
             warnings + summary_table(summaries, colors) + point_tables(summaries, colors),
+        ),
+        Section(
+            "tradeoff",
+            "Clean accuracy against the worst case",
+            HOW["tradeoff"],
+            tradeoff.tradeoff_table(summaries, colors) + figs("tradeoff"),
         ),
         Section(
             "robustness",

@@ -151,8 +151,10 @@ def _side_legend(ax: Axes, extra: Sequence[tuple[Any, str]] = ()) -> None:
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
 
 
-def _learning_panels(vs: Variants, variants: Sequence[str], ax_loss: Axes, ax_acc: Axes) -> None:
+def _learning_panels(vs: Variants, variants: Sequence[str], ax_loss: Axes, ax_acc: Axes) -> bool:
+    """Draw one model's panels; True when a robust check (PGD accuracy per epoch) was drawn."""
     means: list[float] = []
+    robust_drawn = False
     for v in variants:
         histories = [c.get("history") or [] for c in vs.cells[v]]
         epochs = sorted({h["epoch"] for hist in histories for h in hist if "epoch" in h})
@@ -174,25 +176,37 @@ def _learning_panels(vs: Variants, variants: Sequence[str], ax_loss: Axes, ax_ac
                     markersize=2.5,
                 )
                 means += list(mean[np.isfinite(mean)]) if key == "loss" else []
+        mean, std = mean_std([_by_epoch(h, epochs, "val_robust_acc") for h in histories])
+        if np.isfinite(mean).any():  # the attack regimes' PGD check, dotted
+            band(ax_acc, x, mean, std, color=vs.colors[v], bounds=(0.0, 1.0), linestyle=":")
+            robust_drawn = True
+        for hist in histories:  # catastrophic overfitting: the epoch the guard rolled back
+            for h in hist:
+                if h.get("collapsed"):
+                    ax_acc.plot(h["epoch"], h.get("val_robust_acc") or 0.0, "x", color="red", ms=8)
     if means and min(means) > 0 and max(means) / min(means) > 10:
         ax_loss.set_yscale("log")  # one diverging epoch would flatten every other curve
         ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%g"))
         ax_loss.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    return robust_drawn
 
 
 def learning_curves(vs: Variants, path: Path) -> FigureFile:
-    """Train (solid) and validation (dashed) loss and accuracy per epoch, one row per model."""
+    """Train (solid) and validation (dashed) loss and accuracy per epoch, one row per model;
+    for the attack regimes also the PGD check's accuracy (dotted) and a red x where the
+    guard caught catastrophic overfitting."""
     models = vs.by_model()
     fig, axes = new_figure(len(models), 2, panel=(4.4, 3.0))
     for (ax_loss, ax_acc), (model, variants) in zip(axes, models.items(), strict=True):
-        _learning_panels(vs, variants, ax_loss, ax_acc)
+        robust = _learning_panels(vs, variants, ax_loss, ax_acc)
         title = vs.model_title(model)
         log = " (log scale)" if ax_loss.get_yscale() == "log" else ""
         ax_loss.set(title=f"{title} · loss", xlabel="epoch", ylabel=f"cross-entropy loss{log}")
         ax_acc.set(title=f"{title} · accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
         for ax in (ax_loss, ax_acc):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        _side_legend(ax_acc, [("-", "train"), ("--", "validation")])
+        styles = [("-", "train"), ("--", "validation")]
+        _side_legend(ax_acc, [*styles, (":", "PGD check")] if robust else styles)
     fig.suptitle("Learning curves, mean ± 1 std across folds")
     return save_figure(fig, path, "Learning curves")
 

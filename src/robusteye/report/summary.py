@@ -199,7 +199,15 @@ class VariantSummary:
         }
 
 
-_KIND_ORDER = {"standard": 0, "augment": 1, "adversarial": 2, "certified": 3}
+_KIND_ORDER = {
+    "standard": 0,
+    "augment": 1,
+    "adversarial": 2,
+    "pgd": 3,
+    "trades": 4,
+    "fgsm-rs": 5,
+    "certified": 6,
+}
 
 
 def group_cells(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -167,6 +167,7 @@ class Trainer:
                 )
                 if before is not None and self._collapsed(history, robust):
                     self._roll_back(before)
+                    vm = self._validate(val)  # the metrics of the weights kept
                     self.stopped = record.epoch
                     history.append(replace(record, collapsed=1))
                     self._save(history, best, vm, improved=False)
@@ -182,7 +183,7 @@ class Trainer:
                 if self.on_epoch is not None:
                     self.on_epoch(record)
             self._bar.close()
-        if vm is None or self.stopped is not None:  # rolled back, or nothing trained here
+        if vm is None:  # nothing trained in this call (a finished run resumed)
             vm = self._validate(val)
         ema_metrics = None if self.ema is None else self._validate(val, self.ema.model)
         return FitResult(
@@ -260,16 +261,16 @@ class Trainer:
                     g["corrupt"],
                     p=cfg.corruption_p,
                 )
+            scale = regime.eps_scale(at)
+            if regime.kind in ("adversarial", "pgd", "fgsm-rs"):
+                xb = adversarial_batch(self.model, xb, yb, regime, g["adversarial"], scale)
             if cfg.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
-            scale = regime.eps_scale(at)
             if regime.kind == "trades":
                 loss, logits = trades_loss(
                     self.model, xb, yb, regime, g["adversarial"], scale, cfg.label_smoothing
                 )
             else:
-                if regime.kind in ("adversarial", "pgd", "fgsm-rs"):
-                    xb = adversarial_batch(self.model, xb, yb, regime, g["adversarial"], scale)
                 logits = self.model(xb)
                 loss = regime_loss(logits, yb, regime, cfg.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
