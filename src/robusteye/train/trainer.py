@@ -8,9 +8,9 @@ corruption draws each have their own seeded generator; dropout uses torch's glob
 `fork_rng`, seeded from the config and saved with the state, so the caller's global RNG is left
 untouched. The robust check draws its PGD starts from a generator seeded afresh every epoch.
 
-One file of about 350 lines: the loop, its checkpoints, its guard's roll-back and its resume
+Over 300 lines because the loop, its checkpoints, its guard's roll-back and its resume
 share the trainer's state (generators, optimizer, weight average, history) and are only
-correct together.
+correct together; the records, schedules and curve files are in `curves.py`.
 """
 
 from __future__ import annotations
@@ -202,9 +202,15 @@ class Trainer:
         return regime.overfit_drop > 0 and regime.attacks_model and self.config.robust_val > 0
 
     def _collapsed(self, history: list[EpochRecord], robust: float) -> bool:
-        """Catastrophic overfitting: robust accuracy more than `overfit_drop` below its best."""
-        seen = [r.val_robust_acc for r in history if math.isfinite(r.val_robust_acc)]
-        return bool(seen) and robust < max(seen) - self.config.regime.overfit_drop
+        """Catastrophic overfitting: robust accuracy more than `overfit_drop` below its best
+        since the regime's `guard_from` epoch."""
+        regime = self.config.regime
+        seen = [
+            r.val_robust_acc
+            for r in history[regime.guard_from :]
+            if math.isfinite(r.val_robust_acc)
+        ]
+        return bool(seen) and robust < max(seen) - regime.overfit_drop
 
     def _snapshot(self) -> dict[str, Any]:
         return {
