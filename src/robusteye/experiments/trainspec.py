@@ -147,7 +147,7 @@ def train_from_spec(
     result = run_job(job, resume=resume, progress=progress, log=log, on_claim=record)
     evaluation = None
     if result.test_metrics is not None:
-        model = result.fit.model.eval()
+        model = result.fit.scored.eval()
         held = rows_of_persons(ds, result.splits["test"])
         rows = held[: spec.evaluation.limit] if spec.evaluation.limit else held
         curves = [attack_curve(model, ds, rows, a, spec.seed) for a in spec.evaluation.attacks]
@@ -155,7 +155,7 @@ def train_from_spec(
             "eval_set": "holdout",
             "n": int(held.size),
             "persons": len(result.splits["test"]),
-            "clean": result.test_metrics.to_dict(),
+            "clean": (result.ema_test_metrics or result.test_metrics).to_dict(),
             "attacks": curves,
             "seconds": round(time.perf_counter() - start, 3),
         }

@@ -71,9 +71,16 @@ class FitResult:
     #: the epoch whose robust accuracy collapsed, where the guard stopped the run
     stopped: int | None = None
 
+    @property
+    def scored(self) -> EyeModel:
+        """The model a run is judged by: the weight average when there is one (it is what
+        weight averaging is for), else the trained weights."""
+        return self.model if self.ema is None else self.ema
+
 
 class Trainer:
-    """Fits one model; `out_dir` (optional) receives `last/`, `best/` and `curves.csv`."""
+    """Fits one model; `out_dir` (optional) receives `last/`, `best/`, `curves.csv` and, with
+    weight averaging, `ema/`."""
 
     def __init__(
         self,

@@ -97,8 +97,7 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
         training_info=info,
     )
     fit, train, val = done.fit, done.train, done.val
-    # with weight averaging the cell is the averaged model (the raw one is its ema 0 twin)
-    model = (fit.model if fit.ema is None else fit.ema).eval()
+    model = fit.scored.eval()  # with weight averaging, the average (its ema 0 twin: the raw)
     evaluation = data.subset(task.eval_idx)
     logits = predict_logits(model, evaluation.images)
     clean = classification_metrics(logits, evaluation.labels, data.classes)

@@ -66,7 +66,7 @@ def run_trial(task: TrialTask, data: EyeDataset) -> dict[str, Any]:
         training_info={"trial": task.trial, "fold": task.fold},
     )
     fit, train, val = done.fit, done.train, done.val
-    model = fit.model.eval()
+    model = fit.scored.eval()
     clean = classification_metrics(predict_logits(model, val.images), val.labels, data.classes)
     robust, robust_snr = None, None
     attack = task.objective.attack_eval()
