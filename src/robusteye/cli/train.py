@@ -7,6 +7,7 @@ training spec's fields for `--spec` lives in `cli/train_spec.py`, what they do i
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -287,10 +288,8 @@ def train(
     )
 
     def on_epoch(r: Any) -> None:
-        robust = (
-            f"  val_robust {r.val_robust_acc:.4f}" if r.val_robust_acc == r.val_robust_acc else ""
-        )
-        ema = f"  ema_val {r.ema_val_acc:.4f}" if r.ema_val_acc == r.ema_val_acc else ""
+        robust = f"  val_robust {r.val_robust_acc:.4f}" if math.isfinite(r.val_robust_acc) else ""
+        ema = f"  ema_val {r.ema_val_acc:.4f}" if math.isfinite(r.ema_val_acc) else ""
         click.echo(
             f"epoch {r.epoch:>3}/{config.epochs}  lr {r.lr:.4g}  loss {r.train_loss:.4f}"
             f"  acc {r.train_acc:.4f}  val_loss {r.val_loss:.4f}  val_acc {r.val_acc:.4f}"

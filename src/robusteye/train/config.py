@@ -147,6 +147,12 @@ class RegimeConfig:
         return self.kind in ATTACK_REGIMES
 
     @property
+    def replaces_examples(self) -> bool:
+        """Whether training swaps examples for adversarial ones (`adversarial_batch`): every
+        attack regime but TRADES, which keeps the clean batch and adds a KL term."""
+        return self.attacks_model and self.kind != "trades"
+
+    @property
     def train_eps(self) -> float | None:
         """The largest eps the regime trains at (what the robust check attacks with)."""
         if self.kind == "adversarial":

@@ -243,9 +243,7 @@ class Trainer:
         yv = data.labels[:n].to(self.device)
         g = torch.Generator().manual_seed(self.config.seed * 1009 + _ROBUST_SEED)
         adv = pgd(self.model, xv, yv, eps, steps=ROBUST_CHECK_STEPS, generator=g)
-        self.model.eval()
-        with torch.no_grad():
-            right = self.model(adv).argmax(1) == yv
+        right = predict_logits(self.model, adv).argmax(1) == yv.cpu()
         return float(right.float().mean())
 
     def _epoch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[float, float]:
@@ -275,7 +273,7 @@ class Trainer:
                     p=cfg.corruption_p,
                 )
             scale = regime.eps_scale(at)
-            if regime.kind in ("adversarial", "pgd", "fgsm-rs"):
+            if regime.replaces_examples:
                 xb = adversarial_batch(self.model, xb, yb, regime, g["adversarial"], scale)
             if cfg.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
