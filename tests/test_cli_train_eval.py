@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
 
 import pytest
 
@@ -165,3 +172,37 @@ def test_split_restricts_to_held_out_persons(runs, capsys, tmp_path):
         )
         == 2
     )
+
+
+def _train_stderr(data, out, *flags, tty):
+    """stderr of a real `robusteye train` process, written to a terminal (a pty) or a pipe."""
+    args = [sys.executable, "-m", "robusteye", "train", *[a for a in TRAIN if a != "--no-progress"]]
+    args += ["--data", str(data), "--out", str(out), *flags]
+    if not tty:
+        return subprocess.run(args, capture_output=True, text=True, check=True).stderr
+    leader, follower = pty.openpty()
+    # a terminal of 80 columns: tqdm draws nothing on a pty of 0 x 0
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait() == 0
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bars_only_on_a_terminal_by_default(runs, tmp_path):
+    _, data = runs
+    piped = _train_stderr(data, tmp_path / "p", tty=False)
+    assert "epoch   1/1" in piped and "batch/s" not in piped and "\r" not in piped
+    assert "batch/s" in _train_stderr(data, tmp_path / "t", tty=True)
+    forced = _train_stderr(data, tmp_path / "f", "--progress", tty=False)
+    assert "batch/s" in forced

@@ -15,7 +15,7 @@ from robusteye.cli.common import (
     seed_option,
     split_option,
 )
-from robusteye.cli.options import data_options
+from robusteye.cli.options import data_options, progress_option
 from robusteye.cli.table import format_table
 from robusteye.evaluate.audit import NORMS, SUITES, AuditResult, audit
 from robusteye.io import write_json
@@ -39,7 +39,7 @@ from robusteye.io import write_json
     show_default=True,
     help="standard: APGD 100 steps, Square 5000 queries; quick: fewer steps and queries.",
 )
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@progress_option()
 @data_options
 @split_option
 @limit_option

@@ -16,7 +16,7 @@ from robusteye.cli.common import (
     seed_option,
     split_option,
 )
-from robusteye.cli.options import data_options
+from robusteye.cli.options import data_options, progress_option
 from robusteye.cli.table import format_table, parse_floats
 from robusteye.errors import RobustEyeError, UsageError
 from robusteye.evaluate.audit import SUITES
@@ -75,7 +75,7 @@ def parse_radii(text: str) -> list[float]:
     help="Images searched for the empirical lower bound of the Lipschitz constant.",
 )
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write a PNG.")
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@progress_option()
 @data_options
 @split_option
 @limit_option

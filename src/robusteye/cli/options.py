@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -81,6 +82,21 @@ def device_option(*, check: bool = True, help: str = "cpu, cuda, cuda:1, mps") -
     return click.option("--device", default="cpu", show_default=True, callback=convert, help=help)
 
 
+def progress_option() -> Callable[[F], F]:
+    """--progress/--no-progress: progress bars on stderr, by default only when stderr is a
+    terminal (a log file or a pipe gets the per-epoch and per-task lines, not the bars)."""
+
+    def resolve(ctx: click.Context, param: click.Parameter, value: bool | None) -> bool:
+        return sys.stderr.isatty() if value is None else value
+
+    return click.option(
+        "--progress/--no-progress",
+        default=None,
+        callback=resolve,
+        help="Progress bars on stderr.  [default: when stderr is a terminal]",
+    )
+
+
 def run_options(unit: str) -> Callable[[F], F]:
     """Options of the verbs that run a spec's tasks on a backend (`unit`: cell or trial):
     --data, then --backend, --workers, --ray-address, --cpus-per-UNIT, --gpus-per-UNIT,
@@ -142,7 +158,7 @@ def run_options(unit: str) -> Callable[[F], F]:
                 show_default=True,
                 help="Write report.html when the run is done.",
             ),
-            click.option("--progress/--no-progress", default=True, show_default=True),
+            progress_option(),
         ]
         for option in reversed(options):
             func = option(func)

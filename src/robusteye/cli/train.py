@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from robusteye.attacks import ATTACKS, attack_names
-from robusteye.cli.options import data_options, device_option, open_source
+from robusteye.cli.options import data_options, device_option, open_source, progress_option
 from robusteye.cli.train_spec import parse_adv_eps, train_spec
 from robusteye.corruptions import parse_corruptions
 from robusteye.errors import UsageError
@@ -217,7 +217,7 @@ from robusteye.train.run import TrainJob, run_job
 )
 @device_option()
 @click.option("--resume", is_flag=True, help="Continue from OUT/last if it exists.")
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@progress_option()
 @data_options
 @click.pass_context
 def train(
