@@ -216,12 +216,12 @@ def test_train_spec_flags_override_the_spec_and_the_resolved_spec_is_saved(
 ) -> None:
     spec = str(tiny_select.out / "winner.yaml")
     out = tmp_path / "x"
-    flags = ["--lr", "0.3", "--epochs", "1", "--seed", "4", "--no-progress"]
+    flags = ["--lr", "0.3", "--epochs", "1", "--seed", "4", "--hflip", "--no-progress"]
     assert main(["train", "--spec", spec, "--out", str(out), *flags]) == 0
     assert "lr=0.3" in capsys.readouterr().err
     resolved = yaml.safe_load((out / "spec.yaml").read_text())
     written = yaml.safe_load((tiny_select.out / "winner.yaml").read_text())
-    assert resolved["train"] == {**written["train"], "lr": 0.3, "epochs": 1}
+    assert resolved["train"] == {**written["train"], "lr": 0.3, "epochs": 1, "hflip": True}
     assert resolved["seed"] == 4 and resolved["model"] == written["model"]
     curves = (out / "curves.csv").read_text().strip().splitlines()
     assert len(curves) == 2 and curves[1].split(",")[1] == "0.3"  # one epoch at lr 0.3

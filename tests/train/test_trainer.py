@@ -6,6 +6,7 @@ import shutil
 import pytest
 import torch
 
+from robusteye.data import EyeDataset
 from robusteye.evaluate import predict_logits
 from robusteye.models import create_model, load_model
 from robusteye.train import RegimeConfig, TrainConfig, Trainer, lr_at
@@ -175,3 +176,42 @@ def test_tensorboard_scalars(tmp_path):
     acc.Reload()
     assert [e.step for e in acc.Scalars("train/loss")] == [1, 2]
     assert "val/acc" in acc.Tags()["scalars"]
+
+
+def test_random_hflip_mirrors_about_half_and_is_seeded():
+    from robusteye.train.augment import random_hflip
+
+    x = torch.rand(200, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    out = random_hflip(x, generator=torch.Generator().manual_seed(1))
+    same = (out == x).flatten(1).all(1)
+    mirrored = (out == x.flip(-1)).flatten(1).all(1)
+    assert bool((same ^ mirrored).all())  # each image is itself or its mirror, never a mix
+    assert 70 <= int(mirrored.sum()) <= 130
+    again = random_hflip(x, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(out, again)
+    assert random_hflip(x[:0], generator=torch.Generator()).shape == (0, 1, 8, 8)
+
+
+def _side_dataset(n: int = 96) -> EyeDataset:
+    """Class 0: a bright bar in the left third; class 1: in the right third. Mirroring turns
+    one class into the other, so a model trained with hflip cannot tell them apart."""
+    images = torch.zeros(n, 1, 32, 32)
+    labels = torch.arange(n) % 2
+    images[labels == 0, :, :, 2:8] = 1.0
+    images[labels == 1, :, :, 24:30] = 1.0
+    persons = tuple(f"p{i // 2:02d}" for i in range(n))
+    return EyeDataset(images=images, labels=labels, classes=("left", "right"), persons=persons)
+
+
+def test_hflip_trains_on_mirrored_batches():
+    ds = _side_dataset()
+    acc = {}
+    for hflip in (False, True):
+        cfg = _cfg(epochs=4, augment=False, hflip=hflip, lr=0.05)
+        torch.manual_seed(0)
+        model = create_model("wrn", 2, depth=10, width=1)
+        res = Trainer(model, cfg).fit(ds)
+        right = predict_logits(res.model, ds.images).argmax(1) == ds.labels
+        acc[hflip] = float(right.float().mean())
+    assert acc[False] >= 0.95  # the side is easy to learn
+    assert acc[True] <= 0.75  # but not from batches where half of each class is mirrored

@@ -65,6 +65,12 @@ from robusteye.train.run import TrainJob, run_job
     show_default=True,
     help="Random rotation +-10 deg and shifts +-5/32.",
 )
+@click.option(
+    "--hflip/--no-hflip",
+    default=False,
+    show_default=True,
+    help="Mirror a random half of each batch left to right (a left eye becomes a right one).",
+)
 @click.option("--val-fraction", type=float, default=0.1, show_default=True)
 @click.option(
     "--test-fraction",

@@ -26,7 +26,8 @@ def parse_adv_eps(text: str) -> tuple[tuple[float, float], tuple[float, ...]]:
 _TRAIN_FLAGS = {
     "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "momentum": "momentum",
     "nesterov": "nesterov", "weight_decay": "weight_decay", "schedule": "schedule",
-    "step_size": "step_size", "augment": "augment", "channels_last": "channels_last",
+    "step_size": "step_size", "augment": "augment", "hflip": "hflip",
+    "channels_last": "channels_last",
     "corruption_p": "corruption_p", "corruption_max_severity": "corruption_max_severity",
     "ema_decay": "ema_decay", "label_smoothing": "label_smoothing", "robust_val": "robust_val",
 }  # fmt: skip

@@ -211,6 +211,8 @@ class TrainConfig:
     augment: bool = True
     rotation_deg: float = 10.0
     shift: float = 5.0 / 32.0
+    #: mirror a random half of each batch left to right (independent of `augment`)
+    hflip: bool = False
     val_fraction: float = 0.1
     seed: int = 0
     regime: RegimeConfig = field(default_factory=RegimeConfig)

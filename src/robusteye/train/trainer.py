@@ -37,7 +37,7 @@ from robusteye.evaluate import Metrics, classification_metrics, predict_logits
 from robusteye.io import staging_folder
 from robusteye.models import EyeModel, load_model, save_model
 from robusteye.models.checkpoint import write_checkpoint
-from robusteye.train.augment import random_affine
+from robusteye.train.augment import random_affine, random_hflip
 from robusteye.train.config import TrainConfig
 from robusteye.train.curves import EpochRecord, lr_at, write_curves, write_tensorboard
 from robusteye.train.ema import WeightAverage
@@ -260,6 +260,8 @@ class Trainer:
                 group["lr"] = lr_at(cfg, at)
             idx = order[i : i + cfg.batch_size]
             xb, yb = x[idx], y[idx]
+            if cfg.hflip:
+                xb = random_hflip(xb, generator=g["augment"])
             if cfg.augment:
                 xb = random_affine(
                     xb, rotation_deg=cfg.rotation_deg, shift=cfg.shift, generator=g["augment"]
