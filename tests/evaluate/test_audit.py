@@ -190,11 +190,21 @@ def test_audit_command_on_a_four_class_checkpoint(tmp_path, capsys) -> None:
     assert (
         main([*argv, "--suite", "quick", "--limit", "24", "--no-progress", "--out", str(out)]) == 0
     )
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "worst" in text and "indicators of attack failure" in text
     doc = json.loads(out.read_text())
     assert doc["classes"] == 4 and doc["n"] == 24 and len(doc["points"]) == 2
     assert [p["target_snr_db"] for p in doc["points"]] == [40.0, 30.0]
     for p in doc["points"]:
         assert p["worst_accuracy"] <= min(a["accuracy"] for a in p["attacks"]) + 1e-9
+    # without bars, a log still shows each attack as it ends: one line per attack and eps
+    lines = [line for line in captured.err.splitlines() if line.startswith("eps ")]
+    runs = [(p, a) for p in doc["points"] for a in p["attacks"]]
+    assert len(lines) == len(runs) == 12 and "\r" not in captured.err
+    for line, (p, a) in zip(lines, runs, strict=True):
+        assert line.startswith(f"eps {p['eps']:.4g}: {'+' if a['cascade'] else ''}{a['name']} ")
+        assert f"broke {a['broken']} of {a['attacked']}" in line
+        assert f" {a['accuracy']:.4f} (" in line
+    assert lines[-1].split()[-3] == f"{doc['points'][-1]['worst_accuracy']:.4f}"
     assert {i["status"] for i in doc["indicators"]} <= {"pass", "warn"}

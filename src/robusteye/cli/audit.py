@@ -11,6 +11,7 @@ from robusteye.cli.common import (
     eps_or_snr,
     limit_option,
     load_aligned,
+    log_attack,
     out_option,
     seed_option,
     split_option,
@@ -65,7 +66,7 @@ def audit_command(
     with audit_progress(progress) as report:
         result = audit(
             model, ds.images, ds.labels, eps, snr=snr, norm=norm, suite=suite, seed=seed,
-            progress=report,
+            progress=report, on_attack=log_attack,
         )  # fmt: skip
     click.echo(f"audit ({suite}, {norm}) of {checkpoint} on {len(ds)} images of {source}")
     click.echo(format_audit(result))

@@ -12,6 +12,7 @@ from robusteye.cli.common import (
     audit_progress,
     limit_option,
     load_aligned,
+    log_attack,
     out_option,
     seed_option,
     split_option,
@@ -111,7 +112,7 @@ def certify_command(
         check = check_certificates(
             model, ds.images, ds.labels, radii=radii, snr=snr,
             suite=None if suite == "none" else suite, lower_bound_images=lower_bound_images,
-            seed=seed, progress=report,
+            seed=seed, progress=report, on_attack=log_attack,
         )  # fmt: skip
     click.echo(f"certify {checkpoint} on {len(ds)} images of {source}")
     click.echo(format_certify(check))

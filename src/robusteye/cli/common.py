@@ -1,6 +1,6 @@
 """What the evaluation verbs (`evaluate`, `attack`, `transfer`, `audit`, `certify`, `corrupt`)
 share: their common options, reading a checkpoint with the data it is scored on, `--eps` /
-`--snr`, and the audit's progress bar.
+`--snr`, and the audit's progress bar and log lines.
 
 The work is the library's: `robusteye.data.splits` keeps the persons of a splits.json and
 draws the `--limit` sample, `robusteye.evaluate.classmap` matches the model's classes to
@@ -9,6 +9,7 @@ the data's.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from robusteye.cli.table import parse_floats
 from robusteye.data import EyeDataset
 from robusteye.data.splits import sample_subset, split_subset
 from robusteye.errors import UsageError
-from robusteye.evaluate.audit import Progress
+from robusteye.evaluate.audit import AttackRun, Progress
 from robusteye.evaluate.classmap import CLASS_MAPS, ClassMap, align_to_model, class_map
 from robusteye.models import EyeModel, load_model
 
@@ -131,3 +132,13 @@ def audit_progress(enabled: bool) -> Iterator[Progress]:
             bar.refresh()
 
         yield report
+
+
+def log_attack(eps: float, run: AttackRun) -> None:
+    """One stderr line per finished attack of an audit, as its `on_attack` callback: what a
+    log shows while a long audit runs (between the bar's redraws on a terminal)."""
+    if run.cascade:
+        what = f"+{run.name} broke {run.broken} of {run.attacked} unbroken, robust so far"
+    else:
+        what = f"{run.name} broke {run.broken} of {run.attacked} correct, accuracy"
+    tqdm.write(f"eps {eps:.4g}: {what} {run.accuracy:.4f} ({run.seconds:.1f} s)", file=sys.stderr)

@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import Tensor
 
-from robusteye.evaluate.audit import AuditResult, Progress, audit
+from robusteye.evaluate.audit import AttackDone, AuditResult, Progress, audit
 from robusteye.evaluate.certify import CertResult, certify, lipschitz_lower_bound
 from robusteye.models.base import EyeModel
 
@@ -78,6 +78,7 @@ def check_certificates(
     lower_bound_images: int = 64,
     seed: int = 0,
     progress: Progress | None = None,
+    on_attack: AttackDone | None = None,
 ) -> CertCheck:
     """Certify `x`, audit it in the same L2 balls (`suite` None skips the audit), and search
     the first `lower_bound_images` images for the largest local Lipschitz constant."""
@@ -87,7 +88,7 @@ def check_certificates(
         audited = audit(
             model, x, y, None if radii is None else list(radii),
             snr=None if snr is None else list(snr), norm="l2", suite=suite, seed=seed,
-            progress=progress,
+            progress=progress, on_attack=on_attack,
         )  # fmt: skip
     lower = lipschitz_lower_bound(model, x[:lower_bound_images], seed=seed)
     return CertCheck(result=result, lower_bound=lower, audit=audited)

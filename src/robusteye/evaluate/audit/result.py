@@ -147,3 +147,4 @@ class AuditResult:
 
 
 Progress = Callable[[int, int, str], None]  # (units done, units planned, what runs now)
+AttackDone = Callable[[float, AttackRun], None]  # (the ball's eps, the attack just finished)

@@ -27,6 +27,7 @@ from robusteye.evaluate.audit.result import (
     NORMS,
     SUITES,
     TOLERANCE,
+    AttackDone,
     AttackRun,
     AuditPoint,
     AuditResult,
@@ -60,13 +61,15 @@ def audit(
     suite: str = "standard",
     seed: int = 0,
     progress: Progress | None = None,
+    on_attack: AttackDone | None = None,
 ) -> AuditResult:
     """Run the attack suite at each eps (or at the ball each SNR in dB names) and check it.
 
     `x` is N x C x H x W in [0, 1], `y` the true labels. Every attack draws from a generator
     seeded with `seed`, so an audit is reproducible. `progress(done, planned, label)` is
     called as work proceeds, in forward-backward passes times points (the planned total
-    shrinks as points break and need no further attack).
+    shrinks as points break and need no further attack); `on_attack(eps, run)` after each
+    attack at each eps, with its `AttackRun` (for a log line per attack).
     """
     if norm not in NORMS:
         raise UsageError(f"norm must be 'linf' or 'l2', got {norm!r}")
@@ -95,7 +98,7 @@ def audit(
     notes = [f"APGD-T: {note}"] if note else []
     if norm == "l2":
         notes.append("Square is an L-inf attack here: the L2 suite's black-box check is noise")
-    tracker = _Tracker(progress, n * len(balls) * sum(cost for *_, cost in plan))
+    tracker = _Tracker(progress, n * len(balls) * sum(cost for *_, cost in plan), on_attack)
     points: list[AuditPoint] = []
     traces: dict[float, list[float]] = {}
     for ball, target in balls:
@@ -169,6 +172,7 @@ def _run_point(
     runs: list[AttackRun] = []
     trace: list[float] = []
     eps_t = eps if isinstance(eps, Tensor) else torch.full((n,), float(eps))
+    e_value = float(eps) if not isinstance(eps, Tensor) else float(eps.mean())
     for label, name, options, cascade, cost in plan:
         rows = (robust if cascade else correct).nonzero().flatten()
         started = time.perf_counter()
@@ -190,11 +194,10 @@ def _run_point(
         tracker.advance(n * cost, rows.numel() * cost, label)
         # the cascade's figure is the robust accuracy so far; a reference attack's its own
         accuracy = float(robust.float().mean()) if cascade else float(correct.sum() - broken) / n
-        runs.append(
-            AttackRun(label, {"attack": name, **options}, cascade, int(rows.numel()), broken,
-                      accuracy, time.perf_counter() - started)
-        )  # fmt: skip
-    e_value = float(eps) if not isinstance(eps, Tensor) else float(eps.mean())
+        run = AttackRun(label, {"attack": name, **options}, cascade, int(rows.numel()), broken,
+                        accuracy, time.perf_counter() - started)  # fmt: skip
+        runs.append(run)
+        tracker.attack_done(e_value, run)
     point = AuditPoint(
         eps=e_value,
         snr_db=_ball_snr(x, eps_t, norm),
@@ -219,8 +222,15 @@ def _ball_snr(x: Tensor, eps: Tensor, norm: str) -> float:
 
 
 class _Tracker:
-    def __init__(self, progress: Progress | None, planned: int) -> None:
+    def __init__(
+        self, progress: Progress | None, planned: int, on_attack: AttackDone | None = None
+    ) -> None:
         self.progress, self.planned, self.done = progress, planned, 0
+        self.on_attack = on_attack
+
+    def attack_done(self, eps: float, run: AttackRun) -> None:
+        if self.on_attack is not None:
+            self.on_attack(eps, run)
 
     def advance(self, planned_units: int, used_units: int, label: str) -> None:
         self.done += used_units
