@@ -153,7 +153,7 @@ from robusteye.train.run import TrainJob, run_job
     default=0.2,
     show_default=True,
     help="Attack regimes: stop (rolling back the epoch) when the PGD validation accuracy "
-    "falls this far below its best: catastrophic overfitting. 0: never.",
+    "falls this far below the previous epoch's: catastrophic overfitting. 0: never.",
 )
 @click.option(
     "--robust-val",

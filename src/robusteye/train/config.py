@@ -58,8 +58,8 @@ class RegimeConfig:
 
     For the four attack regimes, `eps_warmup` epochs ramp the training eps linearly from 0
     (per batch), and `overfit_drop` is the guard: when the robust validation accuracy (the
-    trainer's PGD check, `TrainConfig.robust_val`) falls more than this below its best so
-    far (counting from epoch `guard_from`: after the warm-up and the first two epochs), PGD has
+    trainer's PGD check, `TrainConfig.robust_val`) falls more than this below the previous
+    epoch's (counting from epoch `guard_from`: after the warm-up and the first two epochs), PGD has
     collapsed: the trainer says so in the curves, rolls back that epoch and stops (0 turns
     the guard off).
     """
@@ -161,9 +161,10 @@ class RegimeConfig:
 
     @property
     def guard_from(self) -> int:
-        """The first (0-based) epoch the overfitting guard counts: not before the eps warm-up
-        has ended, nor in the first two epochs, where a model that still predicts almost one
-        class scores a high robust accuracy that real learning then lowers."""
+        """The first (0-based) epoch the overfitting guard and the choice of `best/` count: not
+        before the eps warm-up has ended, nor in the first two epochs, where a model that
+        still predicts almost one class scores a high robust accuracy that real learning then
+        lowers."""
         return max(self.eps_warmup, 2)
 
     def eps_scale(self, epoch: float) -> float:

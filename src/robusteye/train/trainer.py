@@ -182,7 +182,7 @@ class Trainer:
                         self.on_epoch(history[-1])
                     break
                 history.append(record)
-                score = robust if math.isfinite(robust) else record.val_acc if vm else -loss
+                score = self._score(epoch, robust, record.val_acc if vm else -loss)
                 improved = score > best[0]
                 if improved:
                     best = (score, record.epoch)
@@ -203,21 +203,33 @@ class Trainer:
             stopped=self.stopped,
         )
 
+    def _score(self, epoch: int, robust: float, fallback: float) -> float:
+        """What picks `best/`: the robust check's accuracy, else validation accuracy (else
+        minus the training loss). A robust score of an epoch before `guard_from` ranks below
+        every later one: an early model that predicts almost one class scores a high robust
+        accuracy (half of a balanced 2-class set) that real learning then lowers."""
+        if not math.isfinite(robust):
+            return fallback
+        return robust - 1.0 if epoch < self.config.regime.guard_from else robust
+
     def _guarded(self) -> bool:
         """Whether the overfitting guard watches this run (and needs a snapshot per epoch)."""
         regime = self.config.regime
         return regime.overfit_drop > 0 and regime.attacks_model and self.config.robust_val > 0
 
     def _collapsed(self, history: list[EpochRecord], robust: float) -> bool:
-        """Catastrophic overfitting: robust accuracy more than `overfit_drop` below its best
-        since the regime's `guard_from` epoch."""
+        """Catastrophic overfitting: robust accuracy more than `overfit_drop` below the
+        previous epoch's, counting from the regime's `guard_from` epoch. The previous epoch,
+        not the best (Wong et al. 2020's rule): the collapse happens within an epoch, while a
+        half-batch run's robust accuracy at its largest eps also slides slowly as its clean
+        accuracy rises, which is no collapse (it stopped a PGD run at epoch 11 of 30)."""
         regime = self.config.regime
         seen = [
             r.val_robust_acc
             for r in history[regime.guard_from :]
             if math.isfinite(r.val_robust_acc)
         ]
-        return bool(seen) and robust < max(seen) - regime.overfit_drop
+        return bool(seen) and robust < seen[-1] - regime.overfit_drop
 
     def _snapshot(self) -> dict[str, Any]:
         return {
