@@ -153,7 +153,8 @@ from robusteye.train.run import TrainJob, run_job
     default=0.2,
     show_default=True,
     help="Attack regimes: stop (rolling back the epoch) when the PGD validation accuracy "
-    "falls this far below the previous epoch's: catastrophic overfitting. 0: never.",
+    "falls this far below the previous epoch's, beyond the clean accuracy lost: "
+    "catastrophic overfitting. 0: never.",
 )
 @click.option(
     "--robust-val",
