@@ -21,18 +21,22 @@ _PARSEVAL_DEFAULTS: dict[str, Any] = {
     "row_fraction": 1.0,
     "constrain_classifier": False,  # the paper leaves the classifier unconstrained
 }
+_WRN_DEFAULTS: dict[str, Any] = {"depth": 16, "width": 1, "dropout": 0.0, "activation": "relu"}
 
 #: Every architecture family and its parameters with their defaults.
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "wrn": {"depth": 16, "width": 1, "dropout": 0.0},
-    "parseval_wrn": {"depth": 16, "width": 1, "dropout": 0.0, "convex": "simplex"}
-    | _PARSEVAL_DEFAULTS,
+    "wrn": _WRN_DEFAULTS,
+    "parseval_wrn": _WRN_DEFAULTS | {"convex": "simplex"} | _PARSEVAL_DEFAULTS,
     "cnn": {"hidden": 256, "dropout": 0.5},
     "parseval_cnn": {"hidden": 256, "dropout": 0.5} | _PARSEVAL_DEFAULTS,
     "lipschitz_cnn": {"width": 16, "convs": 1, "hidden": 128},
 }
 
 CONVEX_MODES = ("simplex", "sigmoid")
+#: The WRN families' activations and an upper bound of each one's Lipschitz constant (the
+#: maximum slope): SiLU's `x sigmoid(x)` peaks at 1.0998 near x = 2.40 (smooth activations
+#: help adversarial training, Xie et al. 2020, https://arxiv.org/abs/2006.14536).
+ACTIVATIONS: dict[str, float] = {"relu": 1.0, "silu": 1.1}
 #: Upper bounds of the size fields. A checkpoint's config.json comes from strangers and sets
 #: the size of the model built before its weights are read, so every size is bounded: the
 #: largest model these allow (WRN-100-32 is refused by MAX_PARAMETERS, see checkpoint.py)
@@ -86,6 +90,9 @@ def _check_param(arch: str, key: str, value: Any) -> None:
     elif key == "row_fraction":
         if not _is_real(value) or not 0.0 < value <= 1.0:
             raise UsageError(f"{where} must lie in (0, 1], got {value!r}")
+    elif key == "activation":
+        if value not in ACTIVATIONS:
+            raise UsageError(f"{where} must be one of {list(ACTIVATIONS)}, got {value!r}")
     elif key == "convex":
         if value not in CONVEX_MODES:
             raise UsageError(f"{where} must be one of {list(CONVEX_MODES)}, got {value!r}")

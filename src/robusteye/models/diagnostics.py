@@ -10,10 +10,10 @@
   constant from pixels to logits. Along the sequential path the factors multiply:
   normalization 1/std, conv/linear their operator norm, BatchNorm (eval, running statistics)
   max_c |gamma_c| / sqrt(running_var_c + eps), global average pooling over H x W
-  1/sqrt(H W), ReLU, max-pooling over disjoint windows and dropout 1. A residual block
-  contributes `w0 L(shortcut) + w1 L(branch)` for a convex merge and `L(shortcut) + L(branch)`
-  for a plain sum (L = 1 for an identity shortcut). Each model's `lipschitz` method writes
-  down its own topology.
+  1/sqrt(H W), ReLU 1, SiLU 1.1 (`config.ACTIVATIONS`), max-pooling over disjoint windows
+  and dropout 1. A residual block contributes `w0 L(shortcut) + w1 L(branch)` for a convex
+  merge and `L(shortcut) + L(branch)` for a plain sum (L = 1 for an identity shortcut).
+  Each model's `lipschitz` method writes down its own topology.
 """
 
 from __future__ import annotations

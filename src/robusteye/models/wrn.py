@@ -3,19 +3,22 @@
 The CIFAR pre-activation variant: conv3x3(16) stem, 3 groups of N = (depth - 4) / 6 blocks of
 16k, 32k, 64k channels with strides 1, 2, 2, blocks BN-ReLU-conv-BN-ReLU-(dropout)-conv with a
 1x1 projection shortcut when the shape changes, then BN-ReLU, global average pooling, linear.
+Parameter `activation` swaps every ReLU for another activation (`"silu"`; see
+`config.ACTIVATIONS`, which also gives each one's Lipschitz constant for the bound).
 The Parseval twin (`parseval_wrn`) swaps every conv for `ParsevalConv2d` (orthonormal,
 scaled, retracted) and the residual sum for a trained `ConvexMerge`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from robusteye.models.base import EyeModel, LipschitzOf, init_weights, make_conv, make_linear
-from robusteye.models.config import ModelConfig
+from robusteye.models.config import ACTIVATIONS, ModelConfig
 from robusteye.models.parseval import ConvexMerge
 from robusteye.models.registry import build_model, model_config, register_arch, register_model
 
@@ -30,11 +33,18 @@ class AddMerge(nn.Module):
         return shortcut + branch
 
 
+def activation(cfg: ModelConfig) -> tuple[Callable[[Tensor], Tensor], float]:
+    """The config's activation (a `torch.nn.functional` function) and its Lipschitz constant."""
+    name = cfg.params["activation"]
+    return getattr(F, name), ACTIVATIONS[name]
+
+
 class WideBlock(nn.Module):
     """Pre-activation basic block; the shortcut is a 1x1 conv when channels or stride change."""
 
     def __init__(self, cfg: ModelConfig, cin: int, cout: int, stride: int) -> None:
         super().__init__()
+        self.act, self.act_lipschitz = activation(cfg)
         self.bn1 = nn.BatchNorm2d(cin)
         self.conv1 = make_conv(cfg, cin, cout, 3, stride)
         self.bn2 = nn.BatchNorm2d(cout)
@@ -45,17 +55,18 @@ class WideBlock(nn.Module):
         self.merge = ConvexMerge(cfg.params["convex"]) if cfg.parseval else AddMerge()
 
     def forward(self, x: Tensor) -> Tensor:
-        o = F.relu(self.bn1(x))
-        branch = self.conv2(self.dropout(F.relu(self.bn2(self.conv1(o)))))
+        o = self.act(self.bn1(x))
+        branch = self.conv2(self.dropout(self.act(self.bn2(self.conv1(o)))))
         # As in the reference code, the projection sees the pre-activated input.
         shortcut = x if self.shortcut is None else self.shortcut(o)
         return self.merge(shortcut, branch)
 
     def lipschitz(self, factor: LipschitzOf) -> float:
-        branch = factor(self.conv1) * factor(self.bn2) * factor(self.conv2)
+        a = self.act_lipschitz
+        branch = factor(self.conv1) * factor(self.bn2) * a * factor(self.conv2)
         if self.shortcut is None:
-            return self.merge.lipschitz(1.0, factor(self.bn1) * branch)
-        return factor(self.bn1) * self.merge.lipschitz(factor(self.shortcut), branch)
+            return self.merge.lipschitz(1.0, factor(self.bn1) * a * branch)
+        return factor(self.bn1) * a * self.merge.lipschitz(factor(self.shortcut), branch)
 
 
 @register_arch("wrn", "parseval_wrn")
@@ -75,20 +86,22 @@ class WideResNet(EyeModel):
                 blocks.append(WideBlock(config, cin, channels[group + 1], stride if i == 0 else 1))
         self.blocks = nn.Sequential(*blocks)
         self.final_bn = nn.BatchNorm2d(channels[3])
+        self.act, self.act_lipschitz = activation(config)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = make_linear(config, channels[3], config.num_classes, classifier=True)
         init_weights(self)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.blocks(self.stem(self.normalize(x)))
-        out = self.pool(F.relu(self.final_bn(out))).flatten(1)
+        out = self.pool(self.act(self.final_bn(out))).flatten(1)
         return self.classifier(out)
 
     def lipschitz(self, factor: LipschitzOf) -> float:
         bound = factor(self.normalize) * factor(self.stem)
         for block in self.blocks:
             bound *= cast(WideBlock, block).lipschitz(factor)
-        return bound * factor(self.final_bn) * factor(self.pool) * factor(self.classifier)
+        tail = factor(self.final_bn) * self.act_lipschitz * factor(self.pool)
+        return bound * tail * factor(self.classifier)
 
     def bn_folds(self) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
         return [(b.conv1, b.bn2) for b in cast(list[WideBlock], list(self.blocks))]
@@ -102,7 +115,7 @@ def _wrn(
 
 @register_model
 def wrn(num_classes: int = 4, **overrides: Any) -> EyeModel:
-    """Generic WRN: set `depth`, `width`, `dropout` (defaults 16, 1, 0)."""
+    """Generic WRN: set `depth`, `width`, `dropout`, `activation` (defaults 16, 1, 0, relu)."""
     return _wrn("wrn", "wrn", num_classes, overrides)
 
 
