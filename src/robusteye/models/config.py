@@ -25,7 +25,7 @@ _WRN_DEFAULTS: dict[str, Any] = {"depth": 16, "width": 1, "dropout": 0.0, "activ
 
 #: Every architecture family and its parameters with their defaults.
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "wrn": _WRN_DEFAULTS,
+    "wrn": dict(_WRN_DEFAULTS),  # a copy: the Parseval family builds on the private base
     "parseval_wrn": _WRN_DEFAULTS | {"convex": "simplex"} | _PARSEVAL_DEFAULTS,
     "cnn": {"hidden": 256, "dropout": 0.5},
     "parseval_cnn": {"hidden": 256, "dropout": 0.5} | _PARSEVAL_DEFAULTS,
