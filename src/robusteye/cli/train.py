@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import click
+import torch
 
 from robusteye.attacks import ATTACKS, attack_names
 from robusteye.cli.options import data_options, device_option, open_source, progress_option
-from robusteye.cli.train_spec import parse_adv_eps, train_spec
+from robusteye.cli.train_spec import parse_adv_eps, parse_model_options, train_spec
 from robusteye.corruptions import parse_corruptions
 from robusteye.errors import UsageError
-from robusteye.models import list_models
+from robusteye.models import create_model, list_models
 from robusteye.train import REGIMES, RegimeConfig, TrainConfig
 from robusteye.train.config import SCHEDULES
 from robusteye.train.run import TrainJob, run_job
@@ -35,6 +36,15 @@ from robusteye.train.run import TrainJob, run_job
     "the spec, and the resolved spec is saved as OUT/spec.yaml.",
 )
 @click.option("--model", "model_name", default=None, help="A registered model name.")
+@click.option(
+    "--model-option",
+    "model_option",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a parameter of the model (repeatable; the value is read as YAML), e.g. "
+    "--model wrn --model-option depth=16 --model-option width=4 --model-option "
+    "activation=silu.",
+)
 @click.option(
     "--data",
     "source",
@@ -214,6 +224,13 @@ from robusteye.train.run import TrainJob, run_job
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
+    "--split-seed",
+    type=int,
+    default=None,
+    help="Seed of the person splits (default: --seed), so that runs of several seeds can "
+    "hold out the same persons.",
+)
+@click.option(
     "--channels-last/--no-channels-last",
     default=True,
     show_default=True,
@@ -231,6 +248,7 @@ def train(
     ctx: click.Context,
     spec_path: str | None,
     model_name: str | None,
+    model_option: tuple[str, ...],
     source: str,
     regime: str,
     out: str,
@@ -249,6 +267,7 @@ def train(
     cert_radius: float,
     temperature: float,
     corruptions: str | None,
+    split_seed: int | None,
     resume: bool,
     progress: bool,
     label_map: tuple[str, ...],
@@ -265,6 +284,9 @@ def train(
         raise UsageError("give --model (or --spec)")
     if model_name not in list_models():
         raise UsageError(f"unknown model {model_name!r} (known: {', '.join(list_models())})")
+    model_options = parse_model_options(model_option)
+    with torch.device("meta"):  # checks the options now, before any output, at no cost
+        create_model(model_name, **model_options)
     lo_hi, choices = parse_adv_eps(adv_eps)
     reg = RegimeConfig(
         kind=regime,
@@ -287,7 +309,15 @@ def train(
     names = () if corruptions is None else parse_corruptions(corruptions)
     config = TrainConfig(regime=reg, corruptions=names, **train_options)
     ds = open_source(source, label_map, manifest, person_regex, classes)
-    job = TrainJob(model_name, ds, config, Path(out), test_fraction=test_fraction)
+    job = TrainJob(
+        model_name,
+        ds,
+        config,
+        Path(out),
+        model_overrides=model_options or None,
+        test_fraction=test_fraction,
+        split_seed=split_seed,
+    )
     extra = f", corrupting {config.corruption_p:g} of each batch" if names else ""
     click.echo(
         f"training {model_name} ({regime}{extra}) on {len(ds)} images of {source} -> {out}",

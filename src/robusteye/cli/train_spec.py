@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+import yaml
 
 from robusteye.cli.table import parse_floats
 from robusteye.corruptions import parse_corruptions
@@ -20,6 +21,29 @@ def parse_adv_eps(text: str) -> tuple[tuple[float, float], tuple[float, ...]]:
         return (lo, hi), ()
     values = parse_floats(text, "--adv-eps")
     return (min(values), max(values)), tuple(values)
+
+
+def parse_model_options(values: tuple[str, ...]) -> dict[str, Any]:
+    """`--model-option KEY=VALUE` pairs as a dict, each value read as YAML (`4` an int,
+    `0.3` a float, `true` a bool, `silu` a string); the model checks keys and values."""
+    options: dict[str, Any] = {}
+    for text in values:
+        key, sep, raw = text.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--model-option wants KEY=VALUE, got {text!r}")
+        if key in options:
+            raise UsageError(f"--model-option {key} given twice")
+        if key in ("classes", "in_channels", "mean", "std"):
+            raise UsageError(f"--model-option {key}: set by the data, not an option")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise UsageError(f"--model-option {key}: cannot read the value {raw!r}") from None
+        if not isinstance(value, (str, int, float, bool)):
+            raise UsageError(f"--model-option {key}: the value must be a number, a word or a bool")
+        options[key] = value
+    return options
 
 
 #: flags that are the spec's `train` fields, as `robusteye train` names them
@@ -64,6 +88,10 @@ def spec_overrides(ctx: click.Context) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "model_name" in given:
         out["model"] = given["model_name"]
+    for key, value in parse_model_options(given.get("model_option", ())).items():
+        out[f"model.options.{key}"] = value
+    if "split_seed" in given:
+        out["split_seed"] = given["split_seed"]
     if "seed" in given:
         out["seed"] = given["seed"]
     if "test_fraction" in given:
