@@ -85,12 +85,16 @@ def attack_mode(model: nn.Module) -> Iterator[None]:
 
 
 def loss_gradient(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-    """d CE(model(x), y) / dx, summed over the batch (so each row is its own example's grad)."""
+    """d CE(model(x), y) / dx, summed over the batch (so each row is its own example's grad).
+
+    Computed on the model's device and returned on `x`'s (the audit keeps its images on the
+    CPU while the model may sit on a GPU)."""
+    device = model_device(model)
     with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        loss = F.cross_entropy(model(x), y, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, x)
-    return grad
+        xd = x.detach().to(device).requires_grad_(True)
+        loss = F.cross_entropy(model(xd), y.to(device), reduction="sum")
+        (grad,) = torch.autograd.grad(loss, xd)
+    return grad.to(x.device)
 
 
 def chunk_size(device: torch.device) -> int:

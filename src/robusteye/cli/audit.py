@@ -16,7 +16,7 @@ from robusteye.cli.common import (
     seed_option,
     split_option,
 )
-from robusteye.cli.options import data_options, progress_option
+from robusteye.cli.options import data_options, device_option, progress_option
 from robusteye.cli.table import format_table
 from robusteye.evaluate.audit import NORMS, SUITES, AuditResult, audit
 from robusteye.io import write_json
@@ -40,6 +40,7 @@ from robusteye.io import write_json
     show_default=True,
     help="standard: APGD 100 steps, Square 5000 queries; quick: fewer steps and queries.",
 )
+@device_option(help="Torch device the attacks run on: cpu, cuda, cuda:1, mps.")
 @progress_option()
 @data_options
 @split_option
@@ -53,6 +54,7 @@ def audit_command(
     snr_text: str | None,
     norm: str,
     suite: str,
+    device: str,
     progress: bool,
     limit: int | None,
     seed: int,
@@ -63,6 +65,7 @@ def audit_command(
     the worst case per eps or SNR, and the indicators of attack failure."""
     eps, snr = eps_or_snr(eps_text, snr_text, upper=None if norm == "l2" else 1.0)
     model, ds = load_aligned(checkpoint, source, folder, limit, seed)
+    model.to(device)
     with audit_progress(progress) as report:
         result = audit(
             model, ds.images, ds.labels, eps, snr=snr, norm=norm, suite=suite, seed=seed,
