@@ -78,12 +78,15 @@ def standard_robustness(shortcut) -> float:
 @pytest.mark.parametrize("kind", ["pgd", "trades", "fgsm-rs"])
 def test_each_regime_raises_robustness_over_standard(shortcut, standard_robustness, kind):
     train, test = shortcut
-    fit = Trainer(_wrn(), _config(kind)).fit(train)
+    # 5 epochs, annealed: 3 at a constant lr left one CPU's run at 0.735 clean where another
+    # CPU's passed (the trajectory is chaotic in the float rounding); annealed, 5 model seeds
+    # gave 0.96-1.0 clean and 0.55-0.83 robust for each regime
+    fit = Trainer(_wrn(), _config(kind, epochs=5, schedule="cosine")).fit(train)
     clean = float((predict_logits(fit.model, test.images).argmax(1) == test.labels).float().mean())
     robust = _robust_accuracy(fit.model, test)
     assert standard_robustness <= 0.1  # the shortcut: PGD at 0.03 breaks the standard model
-    assert robust >= 0.3, (kind, robust)  # measured 0.4-0.68 (thread counts change it)
-    assert clean >= 0.9
+    assert robust >= 0.3, (kind, robust)
+    assert clean >= 0.9, (kind, clean)
 
 
 @pytest.mark.parametrize("kind", ["pgd", "trades", "fgsm-rs", "adversarial"])
@@ -142,7 +145,7 @@ def test_curves_name_the_robust_check_the_average_and_the_collapse(tmp_path):
 def test_the_guard_rolls_back_the_collapsed_epoch_and_stops(tmp_path):
     """With a guard so strict that any dip counts as a collapse, the run stops at the first
     epoch (after the first two) whose PGD accuracy falls below the previous one's (by more
-    than its clean accuracy fell), `last/` holds the epoch before (bit for bit), the curves
+    than its clean accuracy moved), `last/` holds the epoch before (bit for bit), the curves
     flag the epoch, and a resume trains no more."""
     train, val = make_dataset(64, seed=1), make_dataset(32, seed=2)
     kw = dict(epochs=8, batch_size=16, lr=0.1, val_fraction=0.0, robust_val=32)
@@ -161,11 +164,11 @@ def test_the_guard_rolls_back_the_collapsed_epoch_and_stops(tmp_path):
     arm = RegimeConfig(kind="fgsm-rs").guard_from  # the guard ignores the first epochs
     assert arm == 2
 
-    def fall(k: int) -> float:  # robust accuracy lost beyond the clean accuracy lost
-        return epochs[k - 1][0] - epochs[k][0] - max(epochs[k - 1][1] - epochs[k][1], 0.0)
+    def fall(k: int) -> float:  # robust accuracy lost beyond how far clean accuracy moved
+        return epochs[k - 1][0] - epochs[k][0] - abs(epochs[k - 1][1] - epochs[k][1])
 
     dips = [k for k in range(arm + 1, 8) if fall(k) > 1e-9]
-    assert dips, "no epoch's robust accuracy fell beyond its clean accuracy: the test needs one"
+    assert dips, "no epoch's robust accuracy fell beyond its clean move: the test needs one"
     first = dips[0]  # 0-based index of the collapsed epoch
     cfg = TrainConfig(**kw, regime=RegimeConfig(kind="fgsm-rs", eps=0.05, overfit_drop=1e-9))
     fit = Trainer(_wrn(4), cfg, tmp_path).fit(train, val)
@@ -214,8 +217,9 @@ def test_the_guard_tells_a_collapse_from_a_noisy_epoch():
     """A half-batch run's robust accuracy at its largest eps slides as its clean accuracy
     rises (0.43 at epoch 4, then 0.37 by epoch 6, as measured on real crops): a dip from
     there is no collapse, nor is a fall that a fall in clean accuracy explains (a noisy epoch
-    at a high learning rate, measured: 0.520 to 0.316 robust with 0.954 to 0.901 clean). A
-    fall of more than 0.2 within one epoch beyond the clean loss is one."""
+    at a high learning rate, measured: 0.520 to 0.316 robust with 0.954 to 0.901 clean), nor
+    one that a rise in clean accuracy explains (a model leaving its near-constant start). A
+    fall of more than 0.2 within one epoch beyond the clean move is one."""
     trainer = Trainer(_wrn(4), TrainConfig(regime=RegimeConfig(kind="adversarial")))
     history = [_record(i + 1, a) for i, a in enumerate([0.6, 0.3, 0.33, 0.43, 0.41, 0.37])]
     nan = math.nan
@@ -225,7 +229,13 @@ def test_the_guard_tells_a_collapse_from_a_noisy_epoch():
     noisy = [*history[:3], _record(4, 0.520, clean=0.954)]
     assert not trainer._collapsed(noisy, 0.316, 0.901)  # 0.204 - 0.053 = 0.151
     assert trainer._collapsed(noisy, 0.05, 0.96)  # clean held, robust gone: the collapse
-    assert trainer._collapsed(noisy, 0.25, 0.95)  # 0.27 - 0.004 beyond the clean loss
+    assert trainer._collapsed(noisy, 0.25, 0.95)  # 0.27 - 0.004 beyond the clean move
+    # a near-constant first counted epoch, then real learning (measured: SiLU, seed 1,
+    # U[0.001, 0.048]): 0.27 fall, 0.09 clean gain; 0.18 is within the guard's 0.2
+    early = [_record(1, 0.60, 0.60), _record(2, 0.50, 0.70), _record(3, 0.59, clean=0.77)]
+    assert not trainer._collapsed(early, 0.32, 0.86)
+    assert trainer._collapsed(early, 0.02, 0.82)  # a collapse with clean rising is still one
+    assert trainer._collapsed(early, 0.30, 0.77)  # the same fall at a steady clean accuracy
 
 
 def test_resuming_without_the_average_it_needs_is_refused(tmp_path):

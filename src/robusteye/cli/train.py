@@ -163,7 +163,7 @@ from robusteye.train.run import TrainJob, run_job
     default=0.2,
     show_default=True,
     help="Attack regimes: stop (rolling back the epoch) when the PGD validation accuracy "
-    "falls this far below the previous epoch's, beyond the clean accuracy lost: "
+    "falls this far below the previous epoch's, beyond how far clean accuracy moved: "
     "catastrophic overfitting. 0: never.",
 )
 @click.option(

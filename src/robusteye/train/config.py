@@ -59,7 +59,7 @@ class RegimeConfig:
     For the four attack regimes, `eps_warmup` epochs ramp the training eps linearly from 0
     (per batch), and `overfit_drop` is the guard: when the robust validation accuracy (the
     trainer's PGD check, `TrainConfig.robust_val`) falls more than this below the previous
-    epoch's, beyond what clean validation accuracy lost (counting from epoch `guard_from`:
+    epoch's, beyond how far clean validation accuracy moved (counting from epoch `guard_from`:
     after the warm-up and the first two epochs), PGD has collapsed: the trainer says so in
     the curves, rolls back that epoch and stops (0 turns the guard off).
     """

@@ -219,23 +219,23 @@ class Trainer:
 
     def _collapsed(self, history: list[EpochRecord], robust: float, clean: float) -> bool:
         """Catastrophic overfitting: robust accuracy more than `overfit_drop` below the
-        previous epoch's, beyond what clean validation accuracy lost in the same epoch,
+        previous epoch's, beyond how far clean validation accuracy moved in the same epoch,
         counting from the regime's `guard_from` epoch.
 
-        The previous epoch, not the best (Wong et al. 2020's rule), because the collapse
-        happens within an epoch, while a half-batch run's robust accuracy at its largest eps
-        also slides slowly as its clean accuracy rises. Beyond the clean loss, because a
-        collapse keeps clean accuracy (the model fits the single-step examples and nothing
-        else), while a noisy epoch at a high learning rate costs both: on the real crops,
-        PGD half-batch epochs lost 0.15 and 0.20 robust with 0.065 and 0.053 clean, and
-        training on went on to 0.94 clean."""
+        The previous epoch, not the best (Wong et al. 2020's rule): a collapse happens within
+        an epoch, while a half-batch run's robust accuracy slides slowly as clean accuracy
+        rises. Beyond the clean move: a collapse is a robust fall at a steady clean accuracy,
+        while in an epoch whose clean accuracy moves a lot the model still changes which
+        points it gets right. On the real crops, noisy PGD half-batch epochs lost 0.15 and
+        0.20 robust with 0.065 and 0.053 clean, and a SiLU run went from 0.59 robust at 0.77
+        clean (near-constant) to 0.32 at 0.86; none was a collapse, which falls to near 0."""
         regime = self.config.regime
         counted = history[regime.guard_from :]
         last = next((r for r in reversed(counted) if math.isfinite(r.val_robust_acc)), None)
         if last is None:
             return False
-        clean_loss = last.val_acc - clean if math.isfinite(last.val_acc - clean) else 0.0
-        return last.val_robust_acc - robust - max(clean_loss, 0.0) > regime.overfit_drop
+        moved = abs(last.val_acc - clean) if math.isfinite(last.val_acc - clean) else 0.0
+        return last.val_robust_acc - robust - moved > regime.overfit_drop
 
     def _snapshot(self) -> dict[str, Any]:
         return {
