@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-import torch
 
 from robusteye.attacks import ATTACKS, attack_names
 from robusteye.cli.options import data_options, device_option, open_source, progress_option
 from robusteye.cli.train_spec import parse_adv_eps, parse_model_options, train_spec
 from robusteye.corruptions import parse_corruptions
 from robusteye.errors import UsageError
-from robusteye.models import create_model, list_models
+from robusteye.models import check_model_options, list_models
 from robusteye.train import REGIMES, RegimeConfig, TrainConfig
 from robusteye.train.config import SCHEDULES
 from robusteye.train.run import TrainJob, run_job
@@ -285,8 +284,7 @@ def train(
     if model_name not in list_models():
         raise UsageError(f"unknown model {model_name!r} (known: {', '.join(list_models())})")
     model_options = parse_model_options(model_option)
-    with torch.device("meta"):  # checks the options now, before any output, at no cost
-        create_model(model_name, **model_options)
+    check_model_options(model_name, model_options)  # before any output
     lo_hi, choices = parse_adv_eps(adv_eps)
     reg = RegimeConfig(
         kind=regime,

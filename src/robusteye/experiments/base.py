@@ -60,17 +60,12 @@ class ModelEntry(Strict):
 
     @model_validator(mode="after")
     def _options(self) -> ModelEntry:
-        owned = sorted({"num_classes", "classes"} & set(self.options))
-        if owned:
-            raise ValueError(f"options cannot set {', '.join(owned)} (they come from the data)")
-        if self.options:  # fail at load time, not in the middle of a grid
-            from robusteye.models.registry import create_model
+        from robusteye.models.registry import check_model_options
 
-            try:
-                with torch.device("meta"):
-                    create_model(self.name, 2, **self.options)
-            except UsageError as err:
-                raise ValueError(str(err)) from None
+        try:  # fail at load time, not in the middle of a grid
+            check_model_options(self.name, self.options)
+        except UsageError as err:
+            raise ValueError(str(err)) from None
         return self
 
     @property

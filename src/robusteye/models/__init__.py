@@ -28,7 +28,13 @@ from robusteye.models.parseval import (
     project_simplex,
     retract_,
 )
-from robusteye.models.registry import build_model, create_model, list_models, register_model
+from robusteye.models.registry import (
+    build_model,
+    check_model_options,
+    create_model,
+    list_models,
+    register_model,
+)
 
 __all__ = [
     "STUDY_CLASSES",
@@ -42,6 +48,7 @@ __all__ = [
     "ParsevalConv2d",
     "ParsevalLinear",
     "build_model",
+    "check_model_options",
     "conv_operator_norm",
     "create_model",
     "inspect_model",

@@ -68,6 +68,18 @@ def create_model(
         return _MODELS[name](num_classes, **overrides)
 
 
+def check_model_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse, as a `UsageError`, options that `name` does not take or that come from the data
+    (`num_classes`, `classes`): the model is built on the meta device, which costs nothing, so
+    a run fails before it writes anything."""
+    owned = sorted({"num_classes", "classes"} & set(options))
+    if owned:
+        raise UsageError(f"options cannot set {', '.join(owned)} (they come from the data)")
+    if options:
+        with torch.device("meta"):
+            create_model(name, 2, **options)
+
+
 def model_config(
     name: str, arch: str, num_classes: int, overrides: dict[str, Any], **defaults: Any
 ) -> ModelConfig:
