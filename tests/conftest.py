@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +92,9 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     return run_experiment(load_spec(TINY), out)
 
 
-def comparable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows without wall-clock fields, sorted by id (completion order varies by backend)."""
+def comparable(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Rows (typed rows as their JSON form) without wall-clock fields, sorted by id
+    (completion order varies by backend)."""
 
     def strip(v: Any) -> Any:
         if isinstance(v, dict):
@@ -101,4 +103,5 @@ def comparable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [strip(x) for x in v]
         return v
 
-    return sorted((strip(r) for r in rows), key=lambda r: r["id"])
+    dicts = [r.to_dict() if hasattr(r, "to_dict") else r for r in rows]
+    return sorted((strip(r) for r in dicts), key=lambda r: r["id"])

@@ -26,7 +26,13 @@ The other rules:
   `from robusteye import ...`): the package's `__init__` imports everything, so that import
   ties a module to all the others;
 - no file is over 400 lines, and a file over 300 lines says why in its module docstring: the
-  docstring has a sentence mentioning "300 lines" (e.g. "Over 300 lines because ...").
+  docstring has a sentence mentioning "300 lines" (e.g. "Over 300 lines because ...");
+- no module under `robusteye/report/` reads a result row by string key: a subscript with a
+  string constant (`row["clean"]`) or a `.get("...")` call is allowed only on a dict named in
+  `NOT_ROWS` (the name of the variable, or the attribute, that holds the dict; for
+  `a.b["k"]["j"]` that is `b`), each with the reason it is no result row. Rows are typed
+  (`robusteye.results`), so mypy refuses to subscript `cell.clean` even though `clean` is
+  allowed here (a summary's `clean` is a `dict[str, Stat]`).
 
 Each checker takes a source root, so the tests at the end run it on a tiny package that
 breaks its rule, to show that the rule can fail.
@@ -276,6 +282,88 @@ def length_violations(src: Path, package: str = PACKAGE) -> list[str]:
     return bad
 
 
+#: Dicts that `robusteye/report/` may read by string key, by the name that holds them: none
+#: is a result row (those are typed: `robusteye.results`).
+NOT_ROWS = {
+    "HOW": "the report's how-to-read texts, by section",
+    "figures": "the report's figures, by section",
+    "spec": "spec.yaml of the run folder",
+    "splits": "splits.json of the run folder",
+    "persons": "one fold of splits.json",
+    "examples": "examples.npz of the run folder (arrays by name)",
+    "training": "a checkpoint's config.json: its training record",
+    "train": "a checkpoint's config.json: the training config",
+    "clean": "a summary's clean metrics (dict[str, Stat])",
+    "mean": "a corruption summary's means (dict[str, Stat])",
+    "metrics": "a summary point's metrics (dict[str, Stat])",
+    "selection": "selection.json of a search",
+    "entry": "one trial of selection.json's ranking",
+    "stat": "a ranking entry's mean and std across folds",
+    "winner": "selection.json's winner",
+    "cv": "selection.json's winner: its cross-validated statistics",
+    "holdout": "the winner's hold-out evaluation (its curves are read as typed `Curve`s)",
+    "colormaps": "matplotlib's colormap registry",
+    "rcParams": "matplotlib's settings",
+}
+REPORT = "report"
+
+
+def _holder(node: ast.expr) -> str:
+    """The name of the dict an expression reads from: `b` in `a.b["k"]["j"]`, `x` in
+    `x["k"]`, and `<call>` (never allowed) in `f()["k"]`."""
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return f"<{type(node).__name__.lower()}>"
+
+
+def _string_key_reads(tree: ast.AST) -> list[tuple[int, str, str]]:
+    """(line, holder, key) of every `holder["key"]` read and `holder.get("key", ...)` call,
+    in the order they end in the source."""
+    return [read for _, read in sorted(_reads(tree))]
+
+
+def _reads(tree: ast.AST) -> Iterator[tuple[tuple[int, int], tuple[int, str, str]]]:
+    for node in ast.walk(tree):
+        end = (
+            (node.end_lineno or 0, node.end_col_offset or 0)
+            if isinstance(node, ast.expr)
+            else (0, 0)
+        )
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Load)
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+        ):
+            yield end, (node.lineno, _holder(node.value), node.slice.value)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            yield end, (node.lineno, _holder(node.func.value), node.args[0].value)
+
+
+def row_key_violations(src: Path, package: str = PACKAGE) -> list[str]:
+    """String-key reads in `package.report` modules from dicts not named in `NOT_ROWS`."""
+    bad = []
+    for module, path in modules(src, package).items():
+        if module.split(".")[:2] != [package, REPORT]:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for line, holder, key in _string_key_reads(tree):
+            if holder not in NOT_ROWS:
+                bad.append(f"{path.relative_to(src)}:{line}: {holder}[{key!r}]")
+    return bad
+
+
 # ---- the rules, on src/robusteye ----------------------------------------------------------------
 
 
@@ -319,6 +407,10 @@ def test_no_bare_package_imports_inside_the_package() -> None:
 
 def test_file_lengths() -> None:
     assert length_violations(SRC) == []
+
+
+def test_reports_read_result_rows_by_attribute() -> None:
+    assert row_key_violations(SRC) == []
 
 
 # ---- each rule can fail: a tiny package that breaks it ----------------------------------------
@@ -401,7 +493,35 @@ def test_the_other_rules_can_fail(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("rule", ["cycles", "private", "bare", "length"])
+def test_a_report_reading_a_row_by_key_fails(tmp_path: Path) -> None:
+    src = _tree(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "report/__init__.py": "",
+            "report/page.py": (
+                "def f(row, cell, spec, rows):\n"
+                "    a = row['clean']['accuracy']\n"  # a row by key
+                "    b = cell.get('attacks')\n"
+                "    c = rows[0]['id']\n"
+                "    d = load()['clean']\n"
+                "    e = spec.get('name') or spec['data']\n"  # spec.yaml: allowed
+                "    row['x'] = 1\n"  # a write, not a read
+                "    return row[key], cell.get(name)\n"  # keys that are no constants
+            ),
+            "experiments/runner.py": "def g(row):\n    return row['clean']\n",  # not report/
+        },
+    )
+    assert row_key_violations(src) == [
+        "robusteye/report/page.py:2: row['clean']",
+        "robusteye/report/page.py:2: row['accuracy']",
+        "robusteye/report/page.py:3: cell['attacks']",
+        "robusteye/report/page.py:4: rows['id']",
+        "robusteye/report/page.py:5: <call>['clean']",
+    ]
+
+
+@pytest.mark.parametrize("rule", ["cycles", "private", "bare", "length", "row keys"])
 def test_rules_pass_on_a_clean_tree(tmp_path: Path, rule: str) -> None:
     src = _tree(
         tmp_path,
@@ -412,5 +532,6 @@ def test_rules_pass_on_a_clean_tree(tmp_path: Path, rule: str) -> None:
         "private": lambda: private_module_violations(src) + private_name_violations(src),
         "bare": lambda: bare_package_violations(src),
         "length": lambda: length_violations(src),
+        "row keys": lambda: row_key_violations(src),
     }[rule]
     assert check() == []

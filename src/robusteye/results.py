@@ -1,98 +1,83 @@
-"""The results store of a run folder: append-only JSON lines, one row per finished task
-(a grid cell, a fold's transfer matrices, a search trial), written by experiments and read
-by reports.
+"""The typed result rows and their store: the one schema of what a run records. The classes
+are defined in the private package `robusteye._results` (about 1,200 lines, one concept per
+file) and are imported from here.
 
-Each row is written with a single `write` of the whole line followed by `fsync`, so a kill
-leaves either the complete row or a truncated last line; reading drops such a last line (and
-the next append cuts it off first), while damage anywhere else is an error.
+A run folder's `results.jsonl` holds one JSON row per finished task: `CellRow` (a grid cell),
+`TransferRow` (a fold's transferability matrices) and `TrialRow` (a search trial on one
+fold). Scoring builds their parts (`Curve`, `AuditSummary`, `CertificateSummary`,
+`CorruptionScores`), `ResultsStore.append` writes a row object, and reading gives row objects
+back, so reports use attributes, never string keys.
+
+- Every row is a frozen dataclass with `to_dict()` / `from_dict()`. `to_dict` gives the
+  exact JSON a row has always had (same keys, same order, optional keys only when set), so
+  a row read and written again is the same line, and rows of older runs still load.
+- `Curve.kind` (`CurveKind`) says what a curve is: an attack, the audit's worst case, a
+  certificate or a corruption. In the file the worst case and the certificate still sit in
+  a cell's `attacks` under the names "worst case" and "certified"; reading gives their kind
+  back from the name.
+- `from_dict` checks types cheaply (strings, integers, numbers, lists, objects; null where
+  the store writes NaN) and raises one `RobustEyeError` line naming the field by its path
+  (`attacks[2].points[0].snr_db`); the store's reader adds the file and line number.
+- Unknown keys are refused, not kept: a row this version cannot describe field by field
+  cannot be written back identically or read with attributes, so the error names the key
+  (a row from a newer robusteye) instead of dropping data silently. Free-form mappings (a
+  curve's attack options, `model_options`, `regime`, search `params`, audit settings) are
+  kept as they are.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-from pathlib import Path
-from typing import Any
+from robusteye._results.bounds import (
+    AuditPointSummary,
+    AuditSummary,
+    CertificatePoint,
+    CertificateSummary,
+)
+from robusteye._results.corruption import CorruptionPoint, CorruptionScores, PerCorruption
+from robusteye._results.curves import (
+    Accuracy,
+    Curve,
+    CurveKind,
+    CurvePoint,
+    Roc,
+    Scores,
+    read_metrics,
+)
+from robusteye._results.rows import CellRow, TransferRow, TransferScores
+from robusteye._results.store import (
+    MAX_RESULTS_BYTES,
+    ROW_KINDS,
+    ResultsStore,
+    Row,
+    read_rows,
+    row_from_dict,
+)
+from robusteye._results.trial import TrialMetrics, TrialRow
 
-from robusteye.errors import RobustEyeError
-from robusteye.io import dumps_json
-from robusteye.readers import parse_json, read_bytes
-
-#: Largest results file read (a full aim-1 grid of 820 cells writes about 50 MB).
-MAX_RESULTS_BYTES = 1 << 30
-
-
-class ResultsStore:
-    """`results.jsonl` in a run folder."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._end: int | None = None  # bytes of complete rows, once read
-
-    def rows(self) -> list[dict[str, Any]]:
-        """Every complete row, in the order written."""
-        rows, self._end = self._read()
-        return rows
-
-    def append(self, row: dict[str, Any]) -> None:
-        line = (dumps_json(row, separators=(",", ":")) + "\n").encode()
-        good_bytes = self._end if self._end is not None else self._read()[1]
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o666)  # umask applies
-            try:
-                os.ftruncate(fd, good_bytes)  # drop a torn last line before appending
-                os.lseek(fd, good_bytes, os.SEEK_SET)
-                written = os.write(fd, line)
-                if written != len(line):
-                    os.ftruncate(fd, good_bytes)
-                    raise OSError(28, "short write (disk full?)")
-                os.fsync(fd)
-                self._end = good_bytes + written
-            finally:
-                os.close(fd)
-        except OSError as err:
-            raise RobustEyeError(f"cannot write {self.path}: {err.strerror or err}") from None
-
-    def _read(self) -> tuple[list[dict[str, Any]], int]:
-        """(rows, length in bytes of the complete part of the file)."""
-        return read_rows(self.path)
-
-
-def read_rows(path: Path, *, unterminated: bool = False) -> tuple[list[dict[str, Any]], int]:
-    """The rows of a results file and the length in bytes of its complete lines.
-
-    A row is written as one line with its newline last, so only the end of the file can be
-    torn (a writer killed mid-write): a final line without a newline is dropped, unless
-    `unterminated` is set and it still parses as a row (the report reads such files). Every
-    newline-terminated line must be a row: anything else means the file was damaged (two
-    writers at once, an edit), which is an error, never a silently shorter store.
-    """
-    try:
-        data = read_bytes(path, limit=MAX_RESULTS_BYTES, error=RobustEyeError)
-    except RobustEyeError:
-        if not path.exists():
-            return [], 0
-        raise
-    *complete, tail = data.split(b"\n")
-    rows: list[dict[str, Any]] = []
-    for number, raw in enumerate(complete, start=1):
-        if raw.strip():
-            rows.append(_row(raw, path, number))
-    end = len(data) - len(tail)
-    if unterminated and tail.strip():
-        with contextlib.suppress(RobustEyeError):  # else torn: the writer was killed mid-line
-            rows.append(_row(tail, path, len(complete) + 1))
-    return rows, end
-
-
-def _row(raw: bytes, path: Path, number: int) -> dict[str, Any]:
-    failure = f"{path}: line {number} is not a result row"
-    try:
-        row = parse_json(raw, f"{failure}: not valid JSON", error=RobustEyeError)
-    except RobustEyeError as err:
-        raise RobustEyeError(f"{err}; the file is damaged") from None
-    if not isinstance(row, dict):
-        raise RobustEyeError(f"{failure} (not a JSON object); the file is damaged")
-    if "id" not in row:
-        raise RobustEyeError(f"{failure} (no id); the file is damaged")
-    return row
+__all__ = [
+    "MAX_RESULTS_BYTES",
+    "ROW_KINDS",
+    "Accuracy",
+    "AuditPointSummary",
+    "AuditSummary",
+    "CellRow",
+    "CertificatePoint",
+    "CertificateSummary",
+    "CorruptionPoint",
+    "CorruptionScores",
+    "Curve",
+    "CurveKind",
+    "CurvePoint",
+    "PerCorruption",
+    "ResultsStore",
+    "Roc",
+    "Row",
+    "Scores",
+    "TransferRow",
+    "TransferScores",
+    "TrialMetrics",
+    "TrialRow",
+    "read_metrics",
+    "read_rows",
+    "row_from_dict",
+]

@@ -36,7 +36,7 @@ def audited_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
 
 
 def test_rows_carry_the_audit_and_its_worst_case_curve(audited_run: RunResult) -> None:
-    rows = audited_run.rows
+    rows = [r.to_dict() for r in audited_run.rows]
     assert len(rows) == 2
     for row in rows:
         audit = row["audit"]

@@ -40,7 +40,7 @@ def certified_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
 
 
 def test_rows_carry_certified_accuracy_under_the_audit(certified_run: RunResult) -> None:
-    rows = certified_run.rows
+    rows = [r.to_dict() for r in certified_run.rows]
     assert sorted(r["regime"]["kind"] for r in rows) == ["certified"] * 2 + ["standard"] * 2
     for row in rows:
         curves = {c["attack"]: c for c in row["attacks"]}

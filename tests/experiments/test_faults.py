@@ -25,7 +25,7 @@ def test_refused_writes_give_one_line_and_keep_earlier_results(
     run = Path(shutil.copytree(tiny_run.out, tmp_path / "run"))
     store = ResultsStore(run / "results.jsonl")
     rows = store.rows()
-    kept = [r for r in rows if r["kind"] == "cell"][:3]
+    kept = [r.to_dict() for r in rows if r.kind == "cell"][:3]
     store.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
     before = store.path.read_bytes()
     # A checkpoint (~700 kB) is larger than the limit: the next cell cannot be saved.

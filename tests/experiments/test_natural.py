@@ -56,7 +56,7 @@ def test_regimes_with_corruption_training_are_distinct_variants() -> None:
 def test_rows_carry_the_corruption_benchmark_and_the_training_settings(
     natural_run: RunResult,
 ) -> None:
-    cells = [r for r in natural_run.rows if r["kind"] == "cell"]
+    cells = [r.to_dict() for r in natural_run.rows if r.kind == "cell"]
     assert len(cells) == 6
     for row in cells:
         c = row["corruptions"]

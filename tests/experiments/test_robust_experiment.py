@@ -36,13 +36,18 @@ SPEC: dict[str, Any] = {
 }
 
 
+def _dicts(rows: list[Any]) -> list[dict[str, Any]]:
+    """Typed rows as written to results.jsonl."""
+    return [r.to_dict() for r in rows]
+
+
 @pytest.fixture(scope="module")
 def robust_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     return run_experiment(load_spec(SPEC), tmp_path_factory.mktemp("runs") / "robust")
 
 
 def test_weight_averaging_is_a_grid_axis_and_scored_as_its_own_model(robust_run: RunResult):
-    rows = {r["variant"]: r for r in robust_run.rows if r["fold"] == 0}
+    rows = {r["variant"]: r for r in _dicts(robust_run.rows) if r["fold"] == 0}
     assert sorted(rows) == [
         "wrn.fgsm-rs-e0.02-w1",
         "wrn.trades-k2-b3-e0.02",
@@ -58,7 +63,7 @@ def test_weight_averaging_is_a_grid_axis_and_scored_as_its_own_model(robust_run:
     a = load_model(robust_run.out / averaged["checkpoint"]).state_dict()
     b = load_model(robust_run.out / raw["checkpoint"]).state_dict()
     assert any(not (a[k] == b[k]).all() for k in a if a[k].is_floating_point())
-    for row in robust_run.rows:  # the robust check runs on training images (no validation)
+    for row in _dicts(robust_run.rows):  # the robust check runs on training images (no validation)
         assert all(0 <= h["val_robust_acc"] <= 1 for h in row["history"])
         assert [c["attack"] for c in row["attacks"]] == [WORST_CASE]
 

@@ -16,12 +16,14 @@ from robusteye.errors import UsageError
 from robusteye.evaluate import predict_logits
 from robusteye.experiments import RunOptions, RunResult, load_spec, run_experiment
 from robusteye.models import load_model
+from robusteye.results import CellRow
 from tests.experiments.conftest import TINY, comparable
 
 
 def test_rows_cover_every_cell_and_fold(tiny_run: RunResult) -> None:
-    cells = [r for r in tiny_run.rows if r["kind"] == "cell"]
-    transfers = [r for r in tiny_run.rows if r["kind"] == "transfer"]
+    rows = [r.to_dict() for r in tiny_run.rows]
+    cells = [r for r in rows if r["kind"] == "cell"]
+    transfers = [r for r in rows if r["kind"] == "transfer"]
     assert sorted(r["id"] for r in cells) == [
         "wrn_16_1.adversarial-fgsm-e0.001-0.032-f0.5.f0.s0",
         "wrn_16_1.adversarial-fgsm-e0.001-0.032-f0.5.f1.s0",
@@ -52,7 +54,7 @@ def test_splits_are_person_disjoint_and_match_the_rows(tiny_run: RunResult) -> N
     assert tests[0].isdisjoint(tests[1]) and tests[0] | tests[1] == set(data.person_ids)
     for fold in splits["folds"]:
         assert set(fold["train"]).isdisjoint(fold["test"])
-    for row in (r for r in tiny_run.rows if r["kind"] == "cell"):
+    for row in (r.to_dict() for r in tiny_run.rows if r.kind == "cell"):
         test_persons = tests[row["fold"]]
         assert row["n_eval"] == sum(p in test_persons for p in data.persons)
 
@@ -60,7 +62,7 @@ def test_splits_are_person_disjoint_and_match_the_rows(tiny_run: RunResult) -> N
 def test_checkpoint_reproduces_the_clean_accuracy(tiny_run: RunResult) -> None:
     splits = json.loads((tiny_run.out / "splits.json").read_text())
     data = load_dataset(TINY["data"])
-    row = next(r for r in tiny_run.rows if r["id"] == "wrn_16_1.standard.f1.s0")
+    row = next(r.to_dict() for r in tiny_run.rows if r.id == "wrn_16_1.standard.f1.s0")
     model = load_model(tiny_run.out / row["checkpoint"])
     keep = np.array([p in set(splits["folds"][1]["test"]) for p in data.persons])
     ev = data.subset(np.flatnonzero(keep))
@@ -73,9 +75,9 @@ def test_summary_is_the_mean_over_folds(tiny_run: RunResult) -> None:
     summary = json.loads((tiny_run.out / "summary.json").read_text())
     std = next(s for s in summary if s["variant"] == "wrn_16_1.standard")
     accs = [
-        r["clean"]["accuracy"]
+        r.clean.accuracy
         for r in tiny_run.rows
-        if r["kind"] == "cell" and r["variant"] == "wrn_16_1.standard"
+        if isinstance(r, CellRow) and r.variant == "wrn_16_1.standard"
     ]
     assert std["n_folds"] == 2
     assert std["clean"]["accuracy"]["mean"] == pytest.approx(np.mean(accs))
@@ -144,7 +146,7 @@ def test_any_spec_runs_on_two_class_data(tmp_path: Path) -> None:
     path = two.save(tmp_path / "open_closed.npz")
     spec = load_spec(TINY, data=str(path))
     result = run_experiment(spec, tmp_path / "run")
-    cells = [r for r in result.rows if r["kind"] == "cell"]
+    cells = [r.to_dict() for r in result.rows if r.kind == "cell"]
     assert len(cells) == 4 and all(r["classes"] == ["open", "closed"] for r in cells)
     for row in cells:
         assert len(row["clean"]["confusion"]) == 2

@@ -58,7 +58,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 def test_search_writes_rows_tables_ranking_winner_and_report(tiny_select: SelectResult) -> None:
     out = tiny_select.out
-    rows = tiny_select.rows
+    rows = [r.to_dict() for r in tiny_select.rows]
     assert len(rows) == N_TASKS and tiny_select.ran == N_TASKS and tiny_select.skipped == 0
     first = [r for r in rows if r["epochs"] == 1]
     second = [r for r in rows if r["epochs"] == 2]

@@ -7,7 +7,6 @@ import json
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from click.testing import CliRunner
 
 from robusteye.cli.report import report
 from robusteye.report import read_results, summarize
+from robusteye.results import CellRow
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FIGURES = {
@@ -53,8 +53,8 @@ def _parse(path: Path) -> _Page:
     return page
 
 
-def _cells(run: Path) -> list[dict[str, Any]]:
-    return [r for r in read_results(run / "results.jsonl") if r["kind"] == "cell"]
+def _cells(run: Path) -> list[CellRow]:
+    return [r for r in read_results(run / "results.jsonl") if isinstance(r, CellRow)]
 
 
 def test_page_parses_and_embeds_every_figure(reported: tuple[Path, Path]) -> None:
@@ -72,7 +72,7 @@ def test_page_parses_and_embeds_every_figure(reported: tuple[Path, Path]) -> Non
     text = " ".join(page.text)
     assert "tiny" in text and "synthetic:n=120" in text
     for cell in _cells(run):
-        assert cell["label"] in text
+        assert cell.label in text
 
 
 def test_figure_files(reported: tuple[Path, Path]) -> None:
@@ -88,7 +88,7 @@ def test_figure_files(reported: tuple[Path, Path]) -> None:
 def test_summary_table_has_fold_means(reported: tuple[Path, Path]) -> None:
     run, html = reported
     cells = _cells(run)
-    acc = [c["clean"]["accuracy"] for c in cells if c["variant"] == cells[0]["variant"]]
+    acc = [c.clean.accuracy for c in cells if c.variant == cells[0].variant]
     assert len(acc) == 2
     assert f"{np.mean(acc):.3f} ± {np.std(acc):.3f}" in html.read_text(encoding="utf-8")
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
@@ -100,20 +100,20 @@ def test_model_card_per_checkpoint(reported: tuple[Path, Path]) -> None:
     cells = _cells(run)
     assert len(cells) == 4
     for cell in cells:
-        text = (run / cell["checkpoint"] / "README.md").read_text(encoding="utf-8")
+        text = (run / cell.checkpoint / "README.md").read_text(encoding="utf-8")
         _, header, body = text.split("---\n", 2)
         meta = yaml.safe_load(header)
         assert meta["library_name"] == "robusteye"
         assert "eye-state" in meta["tags"]
         (entry,) = meta["model-index"]
-        assert entry["name"] == cell["variant"]
+        assert entry["name"] == cell.variant
         (result,) = entry["results"]
         assert result["task"]["type"] == "image-classification"
-        assert result["dataset"]["split"] == cell["eval_set"]
+        assert result["dataset"]["split"] == cell.eval_set
         metrics = {m["name"]: m["value"] for m in result["metrics"]}
-        assert metrics["Clean accuracy"] == pytest.approx(cell["clean"]["accuracy"], abs=1e-4)
+        assert metrics["Clean accuracy"] == pytest.approx(cell.clean.accuracy, abs=1e-4)
         fgsm = [m for m in metrics if m.startswith("FGSM accuracy at eps")]
-        assert len(fgsm) == len(cell["attacks"][0]["points"]) == 3
+        assert len(fgsm) == len(cell.attacks[0].points) == 3
         assert "load_model" in body and "Synthetic data" in body
 
 

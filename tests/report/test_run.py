@@ -12,8 +12,12 @@ from click.testing import CliRunner
 from robusteye.cli.report import report
 from robusteye.errors import RobustEyeError, UsageError
 from robusteye.report import load_run, read_results, write_report
+from robusteye.results import CellRow
 
-CELL = {"kind": "cell", "id": "m.standard.f0.s0", "variant": "m.standard", "fold": 0}
+#: a real cell row (written before rows were typed)
+CELL = json.loads(
+    (Path(__file__).parents[1] / "results" / "results_samples.jsonl").read_text().split("\n")[0]
+)
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -23,7 +27,7 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 def test_truncated_last_line_is_skipped(tmp_path: Path) -> None:
     path = _write(tmp_path / "results.jsonl", [json.dumps(CELL), "", json.dumps(CELL)[:25]])
-    assert read_results(path) == [CELL]
+    assert read_results(path) == [CellRow.from_dict(CELL)]
 
 
 def test_corrupt_middle_line_names_its_number(tmp_path: Path) -> None:
@@ -51,7 +55,8 @@ def test_folder_without_results(tmp_path: Path) -> None:
 
 
 def test_results_without_cells(tmp_path: Path) -> None:
-    _write(tmp_path / "results.jsonl", [json.dumps({"kind": "transfer", "matrices": []})])
+    transfer = {"kind": "transfer", "id": "transfer.f0.s0", "fold": 0, "seed": 0, "n": 0}
+    _write(tmp_path / "results.jsonl", [json.dumps({**transfer, "matrices": []}), ""])
     with pytest.raises(UsageError, match="no cell rows"):
         write_report(tmp_path)
 
@@ -61,7 +66,7 @@ def test_load_run_reads_optional_files(tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text("name: demo\nfolds: 2\n", encoding="utf-8")
     run = load_run(tmp_path)
     assert run.spec == {"name": "demo", "folds": 2}
-    assert run.cells == (CELL,)
+    assert run.cells == (CellRow.from_dict(CELL),)
     assert (run.splits, run.transfers, run.examples) == ({}, (), None)
 
 
@@ -72,21 +77,20 @@ def test_cli_missing_run_folder(tmp_path: Path) -> None:
 
 
 def _minimal_cell(variant: str, accuracy: float) -> dict[str, object]:
-    return {
+    """A cell scored clean only: no attacks, audit, certificate or corruptions."""
+    cell = {
         **CELL,
         "id": f"{variant}.f0.s0",
         "variant": variant,
         "label": f"m · {variant}",
         "model": "m",
         "regime": {"kind": variant},
-        "history": [
-            {"epoch": 1, "train_loss": 1.0, "train_acc": 0.4, "val_loss": None, "val_acc": None}
-        ],
-        "clean": {"accuracy": accuracy, "confusion": [[3, 1], [2, 4]], "classes": ["a", "b"]},
-        "roc": None,
+        "clean": {**CELL["clean"], "accuracy": accuracy},
         "attacks": [],
         "checkpoint": f"cells/{variant}.f0.s0/model",
     }
+    del cell["corruptions"], cell["audit"]
+    return cell
 
 
 def test_minimal_run_without_attacks_checkpoints_or_examples(

@@ -7,6 +7,7 @@ import pytest
 
 from robusteye.report.curves import FPR_GRID, mean_roc
 from robusteye.report.style import mean_std, palette, short_label
+from robusteye.results import Roc
 
 
 def test_mean_std_ragged_with_missing_values() -> None:
@@ -16,8 +17,8 @@ def test_mean_std_ragged_with_missing_values() -> None:
 
 
 def test_mean_roc_on_the_shared_grid() -> None:
-    diagonal = {"fpr": [0.0, 1.0], "tpr": [0.0, 1.0], "auc": 0.5}
-    perfect = {"fpr": list(FPR_GRID), "tpr": [0.0] + [1.0] * 100, "auc": 1.0}
+    diagonal = Roc((0.0, 1.0), (0.0, 1.0), 0.5)
+    perfect = Roc(tuple(FPR_GRID), (0.0,) + (1.0,) * 100, 1.0)
     result = mean_roc([diagonal, perfect, None])
     assert result is not None
     mean, std, text = result

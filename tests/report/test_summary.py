@@ -3,43 +3,51 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import math
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from robusteye.evaluate.metrics import Metrics
 from robusteye.report import summarize
 from robusteye.report.summary import stat
+from robusteye.results import CellRow, Curve, CurveKind, CurvePoint, Row, TransferRow
+
+#: a real cell row, whose fields the hand-made rows below replace
+TEMPLATE = CellRow.from_dict(
+    json.loads(
+        (Path(__file__).parents[1] / "results" / "results_samples.jsonl")
+        .read_text()
+        .splitlines()[0]
+    )
+)
 
 
-def _metrics(accuracy: float | None, **extra: Any) -> dict[str, Any]:
-    return {"accuracy": accuracy, "macro_f1": 0.5, "roc_auc_macro": None, **extra}
+def _metrics(accuracy: float) -> Metrics:
+    # loss NaN (stored as null): no usable value
+    return replace(TEMPLATE.clean, accuracy=accuracy, macro_f1=0.5, roc_auc_macro=None,
+                   loss=math.nan)  # fmt: skip
 
 
-def _point(eps: float, snr: float, acc: float, target: float | None = None) -> dict[str, Any]:
-    return {
-        "eps": eps,
-        "snr_db": snr,
-        "mean_snr_db": snr,
-        "target_snr_db": target,
-        "metrics": _metrics(acc),
-    }
+def _point(eps: float, snr: float, acc: float, target: float | None = None) -> CurvePoint:
+    return CurvePoint(eps, snr, snr, target, _metrics(acc))
 
 
-def _cell(
-    variant: str, fold: int, acc: float | None, points: list[dict[str, Any]], seed: int = 0
-) -> dict[str, Any]:
-    return {
-        "kind": "cell",
-        "id": f"{variant}.f{fold}.s{seed}",
-        "variant": variant,
-        "model": "wrn_16_1",
-        "label": f"WRN · {variant}",
-        "regime": {"kind": variant},
-        "fold": fold,
-        "seed": seed,
-        "clean": _metrics(acc),
-        "attacks": [{"attack": "fgsm", "points": points}],
-    }
+def _cell(variant: str, fold: int, acc: float, points: list[CurvePoint], seed: int = 0) -> CellRow:
+    curve = Curve(CurveKind.ATTACK, "fgsm", {}, _metrics(acc), tuple(points), 60)
+    return replace(
+        TEMPLATE,
+        id=f"{variant}.f{fold}.s{seed}",
+        variant=variant,
+        model="wrn_16_1",
+        label=f"WRN · {variant}",
+        regime={"kind": variant},
+        fold=fold,
+        seed=seed,
+        clean=_metrics(acc),
+        attacks=(curve,),
+    )
 
 
 def test_stat_hand_worked() -> None:
@@ -54,10 +62,10 @@ def test_stat_hand_worked() -> None:
 
 
 def test_summarize_means_and_stds_across_folds() -> None:
-    rows = [
+    rows: list[Row] = [
         _cell("standard", 0, 0.5, [_point(0.01, 33.0, 0.2), _point(0.03, 23.0, 0.1)]),
         _cell("standard", 1, 0.7, [_point(0.01, 35.0, 0.4), _point(0.03, 25.0, 0.3)]),
-        {"kind": "transfer", "id": "transfer.f0.s0", "matrices": []},
+        TransferRow("transfer.f0.s0", 0, 0, 0, ()),
         _cell("adversarial", 0, 0.8, [_point(0.01, 34.0, 0.6)]),
     ]
     standard, adversarial = summarize(rows)
@@ -68,7 +76,7 @@ def test_summarize_means_and_stds_across_folds() -> None:
     assert standard.clean["accuracy"].std == pytest.approx(0.1)
     assert standard.clean["macro_f1"].std == 0.0
     assert standard.clean["roc_auc_macro"].mean is None  # every value None: skipped
-    assert standard.clean["loss"].n == 0  # absent key
+    assert standard.clean["loss"].n == 0  # NaN: skipped
     (fgsm,) = standard.attacks
     weak, strong = fgsm.points
     assert (weak.label, weak.label_kind) == (0.01, "eps")
@@ -85,7 +93,7 @@ def test_summarize_means_and_stds_across_folds() -> None:
 def test_summarize_skips_none_and_counts_seeds() -> None:
     rows = [
         _cell("standard", 0, 0.5, [], seed=0),
-        _cell("standard", 0, None, [], seed=1),
+        _cell("standard", 0, math.nan, [], seed=1),
         _cell("standard", 1, 0.9, [], seed=1),
     ]
     (s,) = summarize(rows)
@@ -124,8 +132,8 @@ def test_summary_is_json_ready() -> None:
 
 def test_variant_order_does_not_depend_on_finish_order() -> None:
     rows = [_cell("adversarial", 0, 0.5, []), _cell("augment", 0, 0.5, [])]
-    rows += [_cell("standard", 0, 0.5, []), {**_cell("standard", 0, 0.5, []), "model": "cnn"}]
-    rows[-1]["variant"] = "cnn.standard"
+    rows += [_cell("standard", 0, 0.5, [])]
+    rows += [replace(_cell("standard", 0, 0.5, []), model="cnn", variant="cnn.standard")]
     order = [s.variant for s in summarize(rows)]
     assert order == ["cnn.standard", "standard", "augment", "adversarial"]
     assert order == [s.variant for s in summarize(rows[::-1])]

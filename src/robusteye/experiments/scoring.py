@@ -17,19 +17,26 @@ import numpy as np
 
 from robusteye.data import EyeDataset
 from robusteye.evaluate import robustness_curve
-from robusteye.evaluate.audit import WORST_CASE, audit
-from robusteye.evaluate.certify import CERTIFIED, certify
+from robusteye.evaluate.audit import audit
+from robusteye.evaluate.certify import certify
 from robusteye.evaluate.corruption import corruption_benchmark
 from robusteye.experiments.base import AttackEval, AuditEval, CertifyEval, CorruptionEval
 from robusteye.models import EyeModel, load_model, save_model
 from robusteye.models.checkpoint import CARD_NAME
+from robusteye.results import (
+    AuditSummary,
+    CertificatePoint,
+    CertificateSummary,
+    CorruptionScores,
+    Curve,
+)
 
 Files = dict[str, bytes]
 
 
 def attack_curve(
     model: EyeModel, data: EyeDataset, rows: np.ndarray, attack: AttackEval, seed: int
-) -> dict[str, Any]:
+) -> Curve:
     """One attack's robustness curve on the first `attack.limit` of the attacked rows."""
     attacked = data.subset(rows[: attack.limit] if attack.limit else rows)
     curve = robustness_curve(
@@ -49,12 +56,12 @@ def attack_curve(
     curve["clean"] = curve["points"][0]["metrics"]
     curve["points"] = curve["points"][1:]
     curve["n"] = len(attacked)
-    return curve
+    return Curve.from_dict(curve)
 
 
 def audit_scores(
     model: EyeModel, data: EyeDataset, rows: np.ndarray, spec: AuditEval, seed: int
-) -> dict[str, Any]:
+) -> AuditSummary:
     """The attack audit on the first `spec.limit` of the attacked rows (per-example masks
     left out of the row: the counts and indicators are what a report needs)."""
     scored = data.subset(rows[: spec.limit] if spec.limit else rows)
@@ -64,59 +71,30 @@ def audit_scores(
     ).to_dict()  # fmt: skip
     for point in result["points"]:
         point.pop("broken_by", None)
-    return result
-
-
-def worst_case_curve(result: dict[str, Any]) -> dict[str, Any]:
-    """The audit's worst case as one more robustness curve (accuracy only), so tables and
-    figures show it next to FGSM and PGD."""
-    points = result["points"]
-    return {
-        "attack": WORST_CASE,
-        "options": {"suite": result["suite"], "norm": result["norm"]},
-        "clean": {"accuracy": points[0]["clean_accuracy"] if points else None},
-        "points": [
-            {
-                "eps": p["eps"],
-                "snr_db": p["snr_db"],
-                "mean_snr_db": p["snr_db"],
-                "target_snr_db": p["target_snr_db"],
-                "metrics": {"accuracy": p["worst_accuracy"]},
-            }
-            for p in points
-        ],
-        "n": result["n"],
-    }
+    return AuditSummary.from_dict(result)
 
 
 def certify_scores(
     model: EyeModel, data: EyeDataset, rows: np.ndarray, spec: CertifyEval
-) -> dict[str, Any]:
-    """Certified accuracy on the first `spec.limit` of the attacked rows, as a curve of the
-    row (attack "certified"), so tables and figures show it next to the attacks' curves."""
+) -> CertificateSummary:
+    """Certified accuracy on the first `spec.limit` of the attacked rows (a row stores it as
+    its curve, so tables and figures show it next to the attacks' curves)."""
     scored = data.subset(rows[: spec.limit] if spec.limit else rows)
     result = certify(model, scored.images, scored.labels, radii=spec.radius, snr=spec.snr)
-    return {
-        "attack": CERTIFIED,
-        "options": {"norm": "l2", "lipschitz": result.lipschitz},
-        "clean": {"accuracy": result.clean_accuracy},
-        "points": [
-            {
-                "eps": p.radius,
-                "snr_db": p.mean_snr_db,
-                "mean_snr_db": p.mean_snr_db,
-                "target_snr_db": p.snr_db,
-                "metrics": {"accuracy": p.certified_accuracy},
-            }
+    return CertificateSummary(
+        lipschitz=result.lipschitz,
+        n=result.n,
+        clean_accuracy=result.clean_accuracy,
+        points=tuple(
+            CertificatePoint(p.radius, p.snr_db, p.mean_snr_db, p.certified_accuracy)
             for p in result.points
-        ],
-        "n": result.n,
-    }
+        ),
+    )
 
 
 def corruption_scores(
     model: EyeModel, data: EyeDataset, rows: np.ndarray, spec: CorruptionEval, seed: int
-) -> dict[str, Any]:
+) -> CorruptionScores:
     """The corruption benchmark on the first `spec.limit` of the attacked rows."""
     scored = data.subset(rows[: spec.limit] if spec.limit else rows)
     result = corruption_benchmark(
@@ -129,7 +107,7 @@ def corruption_scores(
         seed=seed,
     ).to_dict()
     result["n"] = len(scored)
-    return result
+    return CorruptionScores.from_dict(result)
 
 
 def model_files(

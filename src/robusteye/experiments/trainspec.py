@@ -156,7 +156,7 @@ def train_from_spec(
             "n": int(held.size),
             "persons": len(result.splits["test"]),
             "clean": (result.ema_test_metrics or result.test_metrics).to_dict(),
-            "attacks": curves,
+            "attacks": [c.to_dict() for c in curves],
             "seconds": round(time.perf_counter() - start, 3),
         }
         write_json(out / EVALUATION_FILE, evaluation)

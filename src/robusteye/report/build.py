@@ -7,7 +7,6 @@ import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from matplotlib.colors import to_hex
 
@@ -15,6 +14,8 @@ from robusteye.io import atomic_path
 from robusteye.report import audit, curves, grids, natural, tradeoff
 from robusteye.report.card import write_card
 from robusteye.report.page import (
+    FIGURES_DIR,
+    REPORT_NAME,
     Section,
     cells_table,
     figure_html,
@@ -25,11 +26,10 @@ from robusteye.report.page import (
 from robusteye.report.run import RESULTS_NAME, RunData, load_run
 from robusteye.report.style import FigureFile, Variants, house_style
 from robusteye.report.summary import VariantSummary, group_cells, summarize
+from robusteye.results import CellRow
 
 log = logging.getLogger(__name__)
 
-REPORT_NAME = "report.html"
-FIGURES_DIR = "figures"
 
 HOW = {
     "summary": "mean ± std across folds and seeds (population std, 0 for one fold). Each "
@@ -76,7 +76,9 @@ def _figures(
 ) -> dict[str, list[FigureFile]]:
     """Every figure, keyed by report section."""
     attacks = curves.attack_names(vs)
-    out: dict[str, list[FigureFile]] = {
+    bounds = {c.name for cells in vs.cells.values() for cell in cells for c in cell.attacks
+              if c.is_bound}  # fmt: skip
+    figures: dict[str, list[FigureFile]] = {
         "roc": [curves.roc_clean(vs, folder / "roc_clean.png")],
         "learning": [curves.learning_curves(vs, folder / "learning_curves.png")],
         "snr": [],
@@ -88,45 +90,51 @@ def _figures(
     }
     if tradeoff.has_worst_case(summaries):
         path = folder / "clean_vs_worst_case.png"
-        out["tradeoff"].append(tradeoff.clean_vs_worst_case(summaries, vs, path))
+        figures["tradeoff"].append(tradeoff.clean_vs_worst_case(summaries, vs, path))
     for attack in attacks:
         # the worst case and certified accuracy have no ROC: they are masks, not logits
-        if attack not in (audit.WORST_CASE, audit.CERTIFIED):
-            out["roc"].append(curves.roc_attack(vs, attack, folder / f"roc_{_slug(attack)}.png"))
+        if attack not in bounds:
+            figures["roc"].append(
+                curves.roc_attack(vs, attack, folder / f"roc_{_slug(attack)}.png")
+            )
         path = folder / f"accuracy_vs_snr_{_slug(attack)}.png"
-        out["snr"].append(curves.accuracy_vs_snr(vs, attack, path))
+        figures["snr"].append(curves.accuracy_vs_snr(vs, attack, path))
     if audit.has_audit(run.cells) or audit.has_certificates(run.cells):
         path = folder / "worst_case_vs_attacks.png"
-        out["snr"].insert(0, audit.worst_case_vs_attacks(vs, path))
+        figures["snr"].insert(0, audit.worst_case_vs_attacks(vs, path))
     if natural.has_corruptions(summaries):
-        out["natural"] = [
+        figures["natural"] = [
             natural.accuracy_vs_severity(vs, summaries, folder / "corruption_severity.png"),
             natural.natural_vs_adversarial(vs, summaries, folder / "corruption_vs_attacks.png"),
         ]
     for attack in grids.example_attacks(run.examples or {}):
         path = folder / f"examples_{_slug(attack)}.png"
-        out["examples"].append(grids.example_grid(run.examples or {}, attack, path))
+        figures["examples"].append(grids.example_grid(run.examples or {}, attack, path))
     for i, matrices in enumerate(grids.transfer_settings(run.transfers)):
         name = f"transfer_{i}_{_slug(grids.setting_title(matrices).lower())}.png"
-        out["transfer"].append(grids.transfer_heatmap(vs, matrices, folder / name))
-    return out
+        figures["transfer"].append(grids.transfer_heatmap(vs, matrices, folder / name))
+    return figures
 
 
-def _subset_note(cells: tuple[dict[str, Any], ...]) -> str:
-    """A sentence naming the attacks scored on fewer images than the clean metrics, or ''."""
-    clean = {(c.get("clean") or {}).get("n") for c in cells}
-    sizes: dict[str, set[Any]] = {}
+def report_figures(run: RunData, folder: Path) -> dict[str, list[FigureFile]]:
+    """Every figure of the report of `run`, written into `folder` and keyed by report section
+    (call it inside `house_style()`); `write_report` draws the same."""
+    folder.mkdir(parents=True, exist_ok=True)
+    vs = Variants.from_groups(group_cells(run.cells))
+    return _figures(run, vs, summarize(list(run.cells)), folder)
+
+
+def _subset_note(cells: tuple[CellRow, ...]) -> str:
+    """A sentence naming the curves scored on fewer images than the clean metrics, or ''."""
+    clean = {c.clean.n for c in cells}
+    sizes: dict[str, set[int]] = {}
     for cell in cells:
-        for attack in cell.get("attacks") or []:
-            for point in attack.get("points") or []:
-                n = (point.get("metrics") or {}).get("n")
-                sizes.setdefault(str(attack.get("attack")).upper(), set()).add(n)
-    smaller = [
-        f"{a} on {'/'.join(map(str, sorted(n, key=str)))}" for a, n in sizes.items() if n != clean
-    ]
+        for curve in cell.attacks:  # a curve's n: the images each of its points scored
+            sizes.setdefault(curve.name.upper(), set()).add(curve.n)
+    smaller = [f"{a} on {'/'.join(map(str, sorted(n)))}" for a, n in sizes.items() if n != clean]
     if not smaller:
         return ""
-    total = "/".join(map(str, sorted(clean, key=str)))
+    total = "/".join(map(str, sorted(clean)))
     return (
         f" Clean metrics use all {total} evaluation images; attacks use a subset "
         f"(evaluation limit): {', '.join(smaller)} images, so clean and attacked numbers are "
@@ -136,18 +144,18 @@ def _subset_note(cells: tuple[dict[str, Any], ...]) -> str:
 
 def _meta(run: RunData, summaries: list[VariantSummary]) -> list[tuple[str, str]]:
     spec = run.spec
-    folds = spec.get("folds") or len({c.get("fold") for c in run.cells})
-    seeds = spec.get("seeds") or sorted({c.get("seed") for c in run.cells}, key=str)
+    folds = spec.get("folds") or len({c.fold for c in run.cells})
+    seeds = spec.get("seeds") or sorted({c.seed for c in run.cells})
     holdout = spec.get("holdout")
     holdout = holdout if isinstance(holdout, (int, float)) else None
     finished = datetime.fromtimestamp((run.path / RESULTS_NAME).stat().st_mtime, timezone.utc)
     return [
-        ("data", str(spec.get("data") or run.cells[0].get("data", "?"))),
-        ("models", ", ".join(dict.fromkeys(str(c.get("model")) for c in run.cells))),
+        ("data", str(spec.get("data") or run.cells[0].data)),
+        ("models", ", ".join(dict.fromkeys(c.model for c in run.cells))),
         ("folds", str(folds)),
         *([("hold-out", f"{holdout:g} of persons")] if holdout else []),
         ("seeds", ", ".join(map(str, seeds)) if isinstance(seeds, list) else str(seeds)),
-        ("evaluated on", str(run.cells[0].get("eval_set", "?"))),
+        ("evaluated on", run.cells[0].eval_set),
         ("variants", str(len(summaries))),
         ("cells", str(len(run.cells))),
         ("results written", finished.strftime("%Y-%m-%d %H:%M UTC")),
@@ -215,9 +223,9 @@ def write_report(
     by_variant = {s.variant: s for s in summaries}
     cards: dict[str, str] = {}
     for cell in run.cells:
-        card = write_card(cell, by_variant[str(cell.get("variant"))], run.path, run.splits)
+        card = write_card(cell, by_variant[cell.variant], run.path, run.splits)
         if card is not None:
-            cards[str(cell.get("id"))] = Path(os.path.relpath(card, target)).as_posix()
+            cards[cell.id] = Path(os.path.relpath(card, target)).as_posix()
     colors = {v: str(to_hex(c)) for v, c in vs.colors.items()}
     title = f"robusteye report: {run.spec.get('name') or run.path.name}"
     table = cells_table(list(run.cells), cards)

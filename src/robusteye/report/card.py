@@ -16,7 +16,8 @@ from robusteye.folders import inside
 from robusteye.io import atomic_path
 from robusteye.models import build_model, read_checkpoint_config
 from robusteye.models.checkpoint import CARD_NAME, CONFIG_NAME
-from robusteye.report.summary import HEADLINE_METRICS, VariantSummary
+from robusteye.report.summary import HEADLINE_METRICS, VariantSummary, metric
+from robusteye.results import CellRow, CurvePoint
 
 log = logging.getLogger(__name__)
 
@@ -27,30 +28,29 @@ def _metric(value: Any, name: str, kind: str = "accuracy") -> dict[str, Any] | N
     return {"type": kind, "value": round(float(value), 4), "name": name}
 
 
-def _point_name(attack: str, point: dict[str, Any]) -> str:
-    snr, eps = point.get("snr_db"), point.get("eps")
+def _point_name(attack: str, point: CurvePoint) -> str:
+    snr, eps = point.snr_db, point.eps
     at = f"eps {eps:.3g}" if isinstance(eps, (int, float)) else "eps ?"
-    if point.get("target_snr_db") is not None:
-        at = f"target SNR {point['target_snr_db']:g} dB ({at})"
+    if point.target_snr_db is not None:
+        at = f"target SNR {point.target_snr_db:g} dB ({at})"
     elif snr is not None:
         at += f" (SNR {snr:.1f} dB)"
     return f"{attack.upper()} accuracy at {at}"
 
 
-def front_matter(cell: dict[str, Any]) -> dict[str, Any]:
+def front_matter(cell: CellRow) -> dict[str, Any]:
     """The YAML header: library, tags and a model-index entry with this cell's metrics."""
-    clean = cell.get("clean") or {}
+    clean = cell.clean
     metrics = [
-        _metric(clean.get("accuracy"), "Clean accuracy"),
-        _metric(clean.get("macro_f1"), "Clean macro F1", "f1"),
-        _metric(clean.get("roc_auc_macro"), "Clean ROC-AUC (macro, one-vs-rest)", "roc_auc"),
+        _metric(clean.accuracy, "Clean accuracy"),
+        _metric(clean.macro_f1, "Clean macro F1", "f1"),
+        _metric(clean.roc_auc_macro, "Clean ROC-AUC (macro, one-vs-rest)", "roc_auc"),
     ]
-    for attack in cell.get("attacks") or []:
-        for point in attack.get("points") or []:
-            acc = (point.get("metrics") or {}).get("accuracy")
-            metrics.append(_metric(acc, _point_name(str(attack.get("attack")), point)))
-    regime = str((cell.get("regime") or {}).get("kind", "standard"))
-    data, model = str(cell.get("data", "unknown")), str(cell.get("model"))
+    for curve in cell.attacks:
+        for point in curve.points:
+            metrics.append(_metric(point.metrics.accuracy, _point_name(curve.name, point)))
+    regime = cell.regime_kind
+    data, model = cell.data, cell.model
     tags = ["eye-state", "adversarial-robustness", "image-classification", regime, model]
     tags += ["parseval"] if "parseval" in model else []
     tags += ["synthetic-data"] if data.startswith("synthetic") else []
@@ -60,14 +60,14 @@ def front_matter(cell: dict[str, Any]) -> dict[str, Any]:
         "tags": tags,
         "model-index": [
             {
-                "name": str(cell.get("variant")),
+                "name": cell.variant,
                 "results": [
                     {
                         "task": {
                             "type": "image-classification",
                             "name": "Eye-state classification",
                         },
-                        "dataset": {"type": data, "name": data, "split": cell.get("eval_set")},
+                        "dataset": {"type": data, "name": data, "split": cell.eval_set},
                         "metrics": [m for m in metrics if m is not None],
                     }
                 ],
@@ -87,7 +87,8 @@ def _checkpoint_text(folder: Path) -> tuple[str, str]:
     config = checkpoint.model
     params = ", ".join(f"{k} {v}" for k, v in config.params.items())
     arch = f"`{config.name}` (family `{config.arch}`; {params}), {n_params:,} parameters"
-    train = (checkpoint.training or {}).get("config")
+    training = checkpoint.training or {}  # the checkpoint's config.json, not a result row
+    train = training.get("config")
     if not isinstance(train, dict):
         return arch, "not recorded"
     optimiser = (
@@ -98,21 +99,23 @@ def _checkpoint_text(folder: Path) -> tuple[str, str]:
     return arch, optimiser
 
 
-def _regime_text(regime: dict[str, Any]) -> str:
-    extra = ", ".join(f"{k} {v}" for k, v in regime.items() if k != "kind" and v not in (None, []))
-    return f"{regime.get('kind', 'standard')}" + (f" ({extra})" if extra else "")
+def _regime_text(cell: CellRow) -> str:
+    extra = ", ".join(
+        f"{k} {v}" for k, v in cell.regime.items() if k != "kind" and v not in (None, [])
+    )
+    return cell.regime_kind + (f" ({extra})" if extra else "")
 
 
-def _evaluation_rows(cell: dict[str, Any], summary: VariantSummary) -> list[str]:
+def _evaluation_rows(cell: CellRow, summary: VariantSummary) -> list[str]:
     rows = ["| condition | metric | this model | variant mean ± std |", "|---|---|---|---|"]
-    clean = cell.get("clean") or {}
     for key, name in HEADLINE_METRICS:
-        rows.append(f"| clean | {name} | {_fmt(clean.get(key))} | {summary.clean[key].format()} |")
+        value = _fmt(metric(cell.clean, key))
+        rows.append(f"| clean | {name} | {value} | {summary.clean[key].format()} |")
     by_name = {a.attack: a for a in summary.attacks}
-    for attack in cell.get("attacks") or []:
-        name = str(attack.get("attack"))
-        for i, point in enumerate(attack.get("points") or []):
-            acc = (point.get("metrics") or {}).get("accuracy")
+    for curve in cell.attacks:
+        name = curve.name
+        for i, point in enumerate(curve.points):
+            acc = point.metrics.accuracy
             agg = by_name.get(name)
             across = (
                 agg.points[i].metrics["accuracy"].format() if agg and i < len(agg.points) else "–"
@@ -126,20 +129,21 @@ def _fmt(value: Any, spec: str = ".3f") -> str:
     return format(value, spec) if isinstance(value, (int, float)) else "–"
 
 
-def _persons(cell: dict[str, Any], splits: dict[str, Any]) -> str:
+def _persons(cell: CellRow, splits: dict[str, Any]) -> str:
     """' (12 training persons, 4 evaluation persons)' from splits.json, or ''."""
     folds = splits.get("folds") or []
-    fold = cell.get("fold")
-    if not isinstance(fold, int) or not 0 <= fold < len(folds) or not isinstance(folds[fold], dict):
+    fold = cell.fold
+    if not 0 <= fold < len(folds) or not isinstance(folds[fold], dict):
         return ""
-    train, test = folds[fold].get("train") or [], folds[fold].get("test") or []
-    holdout = splits.get("holdout") if cell.get("eval_set") == "holdout" else None
+    persons = folds[fold]
+    train, test = persons.get("train") or [], persons.get("test") or []
+    holdout = splits.get("holdout") if cell.eval_set == "holdout" else None
     evaluated = len(holdout) if isinstance(holdout, list) else len(test)
     return f" ({len(train)} training persons, {evaluated} evaluation persons)"
 
 
-def _usage(cell: dict[str, Any]) -> list[str]:
-    synthetic = str(cell.get("data", "")).startswith("synthetic")
+def _usage(cell: CellRow) -> list[str]:
+    synthetic = cell.data.startswith("synthetic")
     return [
         "## Intended use and limitations\n",
         "- Research on robust eye-state classification of grey 32 x 32 eye crops; not validated "
@@ -151,40 +155,44 @@ def _usage(cell: dict[str, Any]) -> list[str]:
         else "",
         "## How to load\n",
         "```python\nfrom robusteye.models import load_model\n\n"
-        f"model = load_model({json.dumps(str(cell.get('checkpoint')))})"
+        f"model = load_model({json.dumps(cell.checkpoint)})"
         "  # path relative to the run folder\n"
         "logits = model(x)  # eval mode; x: N x 1 x 32 x 32 float32 in [0, 1]\n```\n",
     ]
 
 
-def card_text(
-    cell: dict[str, Any], summary: VariantSummary, folder: Path, splits: dict[str, Any]
-) -> str:
+def _last_epoch(cell: CellRow) -> str:
+    if not cell.history:
+        return "- Last epoch: not recorded.\n"
+    last = cell.history[-1]
+    return (
+        f"- Last epoch: train loss {_fmt(last.train_loss)}, train accuracy "
+        f"{_fmt(last.train_acc)}, validation accuracy {_fmt(last.val_acc)}.\n"
+    )
+
+
+def card_text(cell: CellRow, summary: VariantSummary, folder: Path, splits: dict[str, Any]) -> str:
     """The full README.md: YAML front matter, then model, training, data, evaluation, use."""
     header = yaml.safe_dump(front_matter(cell), sort_keys=False, allow_unicode=True)
     arch, optimiser = _checkpoint_text(folder)
-    last = (cell.get("history") or [{}])[-1]
-    seconds = cell.get("seconds")
     lines = [
         f"---\n{header}---\n",
-        f"# {cell.get('label', cell.get('variant'))} — fold {cell.get('fold')}, "
-        f"seed {cell.get('seed')}\n",
-        f"Eye-state classifier ({', '.join(cell.get('classes') or [])}) trained by the robusteye "
-        f"experiment runner as cell `{cell.get('id')}` of variant `{cell.get('variant')}`.\n",
+        f"# {cell.label or cell.variant} — fold {cell.fold}, seed {cell.seed}\n",
+        f"Eye-state classifier ({', '.join(cell.classes)}) trained by the robusteye "
+        f"experiment runner as cell `{cell.id}` of variant `{cell.variant}`.\n",
         "## Model\n",
         f"- Architecture: {arch}.",
         "- Input: grey 1 x 32 x 32 crops in [0, 1]; normalisation is the model's first layer.",
-        f"- Model options: {cell.get('model_options') or 'defaults'}.\n",
+        f"- Model options: {cell.model_options or 'defaults'}.\n",
         "## Training\n",
-        f"- Regime: {_regime_text(cell.get('regime') or {})}.",
+        f"- Regime: {_regime_text(cell)}.",
         f"- Optimiser: {optimiser}.",
-        f"- Epochs: {cell.get('epochs')}; {cell.get('n_train')} training and "
-        f"{cell.get('n_val')} validation images; {_fmt(seconds, '.0f')} s.",
-        f"- Last epoch: train loss {_fmt(last.get('train_loss'))}, train accuracy "
-        f"{_fmt(last.get('train_acc'))}, validation accuracy {_fmt(last.get('val_acc'))}.\n",
+        f"- Epochs: {cell.epochs}; {cell.n_train} training and "
+        f"{cell.n_val} validation images; {_fmt(cell.seconds, '.0f')} s.",
+        _last_epoch(cell),
         "## Data\n",
-        f"- Source: `{cell.get('data')}`{_persons(cell, splits)}; evaluated on the "
-        f"{cell.get('eval_set')} set ({cell.get('n_eval')} images), whose persons never appear "
+        f"- Source: `{cell.data}`{_persons(cell, splits)}; evaluated on the "
+        f"{cell.eval_set} set ({cell.n_eval} images), whose persons never appear "
         "in training.\n",
         "## Evaluation\n",
         f"This model's figures, next to the mean ± std over the variant's {summary.n_cells} "
@@ -197,15 +205,14 @@ def card_text(
 
 
 def write_card(
-    cell: dict[str, Any], summary: VariantSummary, run_dir: Path, splits: dict[str, Any]
+    cell: CellRow, summary: VariantSummary, run_dir: Path, splits: dict[str, Any]
 ) -> Path | None:
     """Write README.md into the cell's checkpoint folder; None (logged) when it is missing."""
-    ckpt = cell.get("checkpoint")
     # The row comes from a file in the run folder: its path must stay inside the folder, and
     # a card is written only into a real checkpoint folder.
-    folder = inside(run_dir, ckpt, "checkpoint") if ckpt is not None else None
-    if folder is None or not (folder / CONFIG_NAME).is_file():
-        log.warning("cell %s: no checkpoint folder %s, no model card", cell.get("id"), folder)
+    folder = inside(run_dir, cell.checkpoint, "checkpoint")
+    if not (folder / CONFIG_NAME).is_file():
+        log.warning("cell %s: no checkpoint folder %s, no model card", cell.id, folder)
         return None
     path = folder / CARD_NAME
     with atomic_path(path) as tmp:

@@ -17,7 +17,15 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from robusteye.evaluate.corruption import AdversarialCurve, CorruptionResult
-from robusteye.report.style import FigureFile, house_style, new_figure, palette, save_figure
+from robusteye.report.style import (
+    FigureFile,
+    bottom_legend,
+    house_style,
+    new_figure,
+    palette,
+    save_figure,
+    suptitle,
+)
 
 __all__ = ["AdversarialCurve", "plot_corruption_benchmark"]
 _MEAN = "mean over corruptions"
@@ -117,7 +125,7 @@ def plot_corruption_benchmark(
         labels.append(_MEAN)
         handles += [h for h, _ in adv]
         labels += [label for _, label in adv]
-        fig.legend(handles, labels, loc="outside right upper", frameon=False, fontsize=7.5)
+        bottom_legend(fig, handles, labels)
         text = f"mCA {result.mean_corruption_accuracy:.3f}, clean {result.clean.accuracy:.3f}"
-        fig.suptitle(f"{title} · {text}" if title else f"Corruption benchmark · {text}")
+        suptitle(fig, f"{title} · {text}" if title else f"Corruption benchmark · {text}")
         return save_figure(fig, Path(path), title or "Corruption benchmark")

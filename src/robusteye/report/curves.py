@@ -22,32 +22,37 @@ from robusteye.report.style import (
     figure_legend,
     mean_std,
     new_figure,
+    panel_title,
     save_figure,
     short_label,
+    suptitle,
 )
 from robusteye.report.summary import stat
+from robusteye.results import CellRow, CurvePoint, Roc
+from robusteye.train.curves import EpochRecord
 
 FPR_GRID = np.linspace(0.0, 1.0, 101)
 ROC_PANEL = (4.0, 3.6)
 
 
-def mean_roc(rocs: Sequence[dict[str, Any] | None]) -> tuple[np.ndarray, np.ndarray, str] | None:
+def mean_roc(rocs: Sequence[Roc | None]) -> tuple[np.ndarray, np.ndarray, str] | None:
     """Mean and std TPR on `FPR_GRID` and an 'AUC m ± s' text; None without any curve."""
     curves = [
-        np.interp(FPR_GRID, np.asarray(r["fpr"], float), np.asarray(r["tpr"], float))
+        np.interp(FPR_GRID, np.asarray(r.fpr, float), np.asarray(r.tpr, float))
         for r in rocs
-        if r and r.get("fpr") and r.get("tpr")
+        if r and r.fpr and r.tpr
     ]
     if not curves:
         return None
     arr = np.stack(curves)
-    auc = stat(r.get("auc") for r in rocs if r)
+    auc = stat(r.auc for r in rocs if r)
     return arr.mean(0), arr.std(0), f"AUC {auc.format(3)}"
 
 
 def _roc_axes(ax: Axes, title: str) -> None:
     ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=1)
-    ax.set(xlim=(0, 1), ylim=(0, 1.01), title=title)
+    ax.set(xlim=(0, 1), ylim=(0, 1.01))
+    panel_title(ax, title)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate (micro-average)")
     if ax.get_legend_handles_labels()[0]:  # AUC per curve; variant names in the figure legend
@@ -74,7 +79,7 @@ def roc_clean(vs: Variants, path: Path) -> FigureFile:
             v for v in vs.by_model()[model] if v not in members and vs.kind(v) == "standard"
         ]
         for v in reference + members:
-            roc = mean_roc([c.get("roc") for c in vs.cells[v]])
+            roc = mean_roc([c.roc for c in vs.cells[v]])
             if roc is None:
                 continue
             dash = "--" if v in reference else "-"
@@ -82,28 +87,28 @@ def roc_clean(vs: Variants, path: Path) -> FigureFile:
         _roc_axes(ax, f"{vs.model_title(model)} · {kind}")
     _hide_unused(axes, len(panels))
     figure_legend(fig, vs, list(vs.cells), dashed="standard variant (reference)")
-    fig.suptitle("Clean ROC curves, mean ± 1 std across folds")
+    suptitle(fig, "Clean ROC curves, mean ± 1 std across folds")
     return save_figure(fig, path, "ROC curves (clean test data)")
 
 
-def _point_title(points: Sequence[dict[str, Any]]) -> str:
-    target = points[0].get("target_snr_db")
+def _point_title(points: Sequence[CurvePoint]) -> str:
+    target = points[0].target_snr_db
     if target is not None:
         return f"target SNR {target:g} dB"
-    snr = stat(p.get("snr_db") for p in points)
-    eps = stat(p.get("eps") for p in points).mean
+    snr = stat(p.snr_db for p in points)
+    eps = stat(p.eps for p in points).mean
     text = "ε ?" if eps is None else f"ε {eps:.3g}"
     return text + ("" if snr.mean is None else f" ({snr.mean:.1f} dB)")
 
 
-def _points(cells: Sequence[dict[str, Any]], attack: str) -> list[list[dict[str, Any]]]:
+def _points(cells: Sequence[CellRow], attack: str) -> list[list[CurvePoint]]:
     """The points of `attack` by index, each a list over cells."""
-    slots: list[list[dict[str, Any]]] = []
+    slots: list[list[CurvePoint]] = []
     for cell in cells:
-        for entry in cell.get("attacks") or []:
-            if entry.get("attack") != attack:
+        for entry in cell.attacks:
+            if entry.name != attack:
                 continue
-            for i, point in enumerate(entry.get("points") or []):
+            for i, point in enumerate(entry.points):
                 if i == len(slots):
                     slots.append([])
                 slots[i].append(point)
@@ -115,8 +120,8 @@ def attack_names(vs: Variants) -> list[str]:
     names: dict[str, None] = {}
     for cells in vs.cells.values():
         for cell in cells:
-            for entry in cell.get("attacks") or []:
-                names.setdefault(str(entry.get("attack")), None)
+            for entry in cell.attacks:
+                names.setdefault(entry.name, None)
     return list(names)
 
 
@@ -133,12 +138,12 @@ def roc_attack(vs: Variants, attack: str, path: Path) -> FigureFile:
                 continue
             for v in variants:
                 points = _points(vs.cells[v], attack)
-                roc = mean_roc([p.get("roc") for p in points[i]]) if i < len(points) else None
+                roc = mean_roc([p.roc for p in points[i]]) if i < len(points) else None
                 if roc is not None:
                     band(ax, FPR_GRID, roc[0], roc[1], color=vs.colors[v], label=roc[2])
             _roc_axes(ax, f"{vs.model_title(model)} · {attack.upper()} {_point_title(slots[i])}")
     figure_legend(fig, vs, list(vs.cells))
-    fig.suptitle(f"ROC curves under {attack.upper()}, mean ± 1 std across folds")
+    suptitle(fig, f"ROC curves under {attack.upper()}, mean ± 1 std across folds")
     return save_figure(fig, path, f"ROC curves under {attack.upper()}")
 
 
@@ -156,8 +161,8 @@ def _learning_panels(vs: Variants, variants: Sequence[str], ax_loss: Axes, ax_ac
     means: list[float] = []
     robust_drawn = False
     for v in variants:
-        histories = [c.get("history") or [] for c in vs.cells[v]]
-        epochs = sorted({h["epoch"] for hist in histories for h in hist if "epoch" in h})
+        histories = [c.history for c in vs.cells[v]]
+        epochs = sorted({h.epoch for hist in histories for h in hist})
         x = np.asarray(epochs, float)
         for ax, key, bounds in ((ax_loss, "loss", (0.0, np.inf)), (ax_acc, "acc", (0.0, 1.0))):
             for split, style in (("train", "-"), ("val", "--")):
@@ -182,8 +187,10 @@ def _learning_panels(vs: Variants, variants: Sequence[str], ax_loss: Axes, ax_ac
             robust_drawn = True
         for hist in histories:  # catastrophic overfitting: the epoch the guard rolled back
             for h in hist:
-                if h.get("collapsed"):
-                    ax_acc.plot(h["epoch"], h.get("val_robust_acc") or 0.0, "x", color="red", ms=8)
+                if h.collapsed:
+                    robust = h.val_robust_acc
+                    y = robust if robust is not None and math.isfinite(robust) else 0.0
+                    ax_acc.plot(h.epoch, y, "x", color="red", ms=8)
     if means and min(means) > 0 and max(means) / min(means) > 10:
         ax_loss.set_yscale("log")  # one diverging epoch would flatten every other curve
         ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%g"))
@@ -201,30 +208,31 @@ def learning_curves(vs: Variants, path: Path) -> FigureFile:
         robust = _learning_panels(vs, variants, ax_loss, ax_acc)
         title = vs.model_title(model)
         log = " (log scale)" if ax_loss.get_yscale() == "log" else ""
-        ax_loss.set(title=f"{title} · loss", xlabel="epoch", ylabel=f"cross-entropy loss{log}")
-        ax_acc.set(title=f"{title} · accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
+        ax_loss.set(xlabel="epoch", ylabel=f"cross-entropy loss{log}")
+        ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
+        panel_title(ax_loss, f"{title} · loss")
+        panel_title(ax_acc, f"{title} · accuracy")
         for ax in (ax_loss, ax_acc):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         styles = [("-", "train"), ("--", "validation")]
         _side_legend(ax_acc, [*styles, (":", "PGD check")] if robust else styles)
-    fig.suptitle("Learning curves, mean ± 1 std across folds")
+    suptitle(fig, "Learning curves, mean ± 1 std across folds")
     return save_figure(fig, path, "Learning curves")
 
 
-def _by_epoch(history: Sequence[dict[str, Any]], epochs: Sequence[int], key: str) -> list[Any]:
-    values = {h.get("epoch"): h.get(key) for h in history}
+def _by_epoch(history: Sequence[EpochRecord], epochs: Sequence[int], field: str) -> list[Any]:
+    """The EpochRecord `field` (train_loss, val_acc, ...) at each of `epochs` (None if absent)."""
+    values = {h.epoch: getattr(h, field) for h in history}
     return [values.get(e) for e in epochs]
 
 
-def _accuracies(cell: dict[str, Any], attack: str) -> list[Any]:
+def _accuracies(cell: CellRow, attack: str) -> list[float | None]:
     """Clean accuracy (on the attacked images where the row has it), then the accuracy at
     each point of `attack`, for one cell."""
     points = _points([cell], attack)
-    entry: dict[str, Any] = next(
-        (a for a in cell.get("attacks") or [] if a.get("attack") == attack), {}
-    )
-    clean = entry.get("clean") or cell.get("clean") or {}
-    return [clean.get("accuracy")] + [(ps[0].get("metrics") or {}).get("accuracy") for ps in points]
+    entry = next((a for a in cell.attacks if a.name == attack), None)
+    clean = cell.clean if entry is None else entry.clean
+    return [clean.accuracy] + [ps[0].metrics.accuracy for ps in points]
 
 
 def _snr_ticks(ax: Axes, xs: Sequence[float], x_clean: float) -> None:
@@ -244,7 +252,7 @@ def accuracy_vs_snr(vs: Variants, attack: str, path: Path) -> FigureFile:
     for ax, (model, variants) in zip(axes.flat, models.items(), strict=True):
         curves = []
         for v in variants:
-            snr = [stat(p.get("snr_db") for p in ps).mean for ps in _points(vs.cells[v], attack)]
+            snr = [stat(p.snr_db for p in ps).mean for ps in _points(vs.cells[v], attack)]
             curves.append((v, snr, [_accuracies(c, attack) for c in vs.cells[v]]))
         xs = [s for _, snr, _ in curves for s in snr if s is not None]
         if not xs:
@@ -270,9 +278,10 @@ def accuracy_vs_snr(vs: Variants, attack: str, path: Path) -> FigureFile:
         ax.axvline(x_clean - gap / 2, color="0.6", linewidth=0.8, linestyle=":")
         _snr_ticks(ax, xs, x_clean)
         ax.set_xlim(x_clean + gap / 3, min(xs) - gap / 3)  # reversed: SNR decreases to the right
-        ax.set(ylim=(0, 1), title=f"{vs.model_title(model)} · {attack.upper()}")
+        ax.set(ylim=(0, 1))
+        panel_title(ax, f"{vs.model_title(model)} · {attack.upper()}")
         ax.set_xlabel("SNR of the perturbed images (dB); stronger attack →")
         ax.set_ylabel("accuracy")
         _side_legend(ax)
-    fig.suptitle(f"Accuracy under {attack.upper()} against SNR, mean ± 1 std across folds")
+    suptitle(fig, f"Accuracy under {attack.upper()} against SNR, mean ± 1 std across folds")
     return save_figure(fig, path, f"Accuracy against SNR under {attack.upper()}")

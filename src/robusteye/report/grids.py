@@ -10,8 +10,17 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 
-from robusteye.report.style import FigureFile, Variants, new_figure, save_figure, wrap
+from robusteye.report.style import (
+    FigureFile,
+    Variants,
+    new_figure,
+    panel_title,
+    save_figure,
+    suptitle,
+    wrap,
+)
 from robusteye.report.summary import stat
+from robusteye.results import TransferRow, TransferScores
 
 MAX_EXAMPLES = 4
 
@@ -67,7 +76,7 @@ def example_grid(examples: dict[str, np.ndarray], attack: str, path: Path) -> Fi
                 label = int(labels[i])
                 ax.set_ylabel(classes[label] if label < len(classes) else str(label), fontsize=8)
     crafted = _str(examples.get("model", ""))
-    fig.suptitle(f"{attack.upper()} examples" + (f" crafted on {crafted}" if crafted else ""))
+    suptitle(fig, f"{attack.upper()} examples" + (f" crafted on {crafted}" if crafted else ""))
     return save_figure(fig, path, f"Example images under {attack.upper()}")
 
 
@@ -85,33 +94,31 @@ def _annotate(ax: Axes, values: np.ndarray, fmt: str) -> None:
             )
 
 
-def transfer_settings(transfers: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def transfer_settings(transfers: Sequence[TransferRow]) -> list[list[TransferScores]]:
     """Transfer matrices grouped by setting (index within each row), each a list over folds."""
-    settings: list[list[dict[str, Any]]] = []
+    settings: list[list[TransferScores]] = []
     for row in transfers:
-        for i, matrix in enumerate(row.get("matrices") or []):
+        for i, matrix in enumerate(row.matrices):
             if i == len(settings):
                 settings.append([])
             settings[i].append(matrix)
     return settings
 
 
-def setting_title(matrices: Sequence[dict[str, Any]]) -> str:
+def setting_title(matrices: Sequence[TransferScores]) -> str:
     """'FGSM at ε 0.03' or 'FGSM at SNR 30 dB'."""
     first = matrices[0]
-    attack = str(first.get("attack", "?")).upper()
-    if first.get("target_snr_db") is not None:
-        return f"{attack} at SNR {first['target_snr_db']:g} dB"
-    eps = first.get("eps") or [math.nan]
+    attack = first.attack.upper()
+    if first.target_snr_db is not None:
+        return f"{attack} at SNR {first.target_snr_db:g} dB"
+    eps = first.eps or (math.nan,)
     return f"{attack} at ε {eps[0]:g}"
 
 
-def transfer_heatmap(vs: Variants, matrices: Sequence[dict[str, Any]], path: Path) -> FigureFile:
+def transfer_heatmap(vs: Variants, matrices: Sequence[TransferScores], path: Path) -> FigureFile:
     """Mean accuracy across folds of examples crafted on the row model, scored on the column."""
-    names = [str(n) for n in matrices[0].get("names", [])]
-    stack = np.stack(
-        [np.asarray(m["accuracy"], float) for m in matrices if m.get("names") == names]
-    )
+    names = list(matrices[0].names)
+    stack = np.stack([np.asarray(m.accuracy, float) for m in matrices if list(m.names) == names])
     mean = stack.mean(0)
     labels = [wrap(vs.label(n) if n in vs.cells else n, 22) for n in names]
     side = max(3.8, 1.0 + 0.9 * len(names))
@@ -127,13 +134,9 @@ def transfer_heatmap(vs: Variants, matrices: Sequence[dict[str, Any]], path: Pat
     fig.colorbar(image, ax=ax, label="accuracy", shrink=0.8)
     title = setting_title(matrices)
     # Name what the setting leaves free: the SNR an eps gives, or the eps an SNR needs.
-    free = "eps" if matrices[0].get("target_snr_db") is not None else "snr_db"
-    value = stat(v for m in matrices for v in m.get(free) or []).mean
-    at = (
-        ""
-        if value is None
-        else (f" (mean ε {value:.3g})" if free == "eps" else f" ({value:.1f} dB)")
-    )
+    by_snr = matrices[0].target_snr_db is not None
+    value = stat(v for m in matrices for v in (m.eps if by_snr else m.snr_db)).mean
+    at = "" if value is None else (f" (mean ε {value:.3g})" if by_snr else f" ({value:.1f} dB)")
     ax.set_title(f"Transfer, {title}{at}\naccuracy, mean of {len(stack)} fold(s) and seed(s)")
     return save_figure(fig, path, f"Transferability, {title}")
 
@@ -144,18 +147,14 @@ def confusion_matrices(vs: Variants, path: Path) -> FigureFile:
     ncols = min(4, len(variants))
     fig, axes = new_figure(math.ceil(len(variants) / ncols), ncols, panel=(3.4, 3.2))
     for ax, v in zip(axes.flat, variants, strict=False):
-        matrices = [
-            np.asarray(c["clean"]["confusion"], float)
-            for c in vs.cells[v]
-            if (c.get("clean") or {}).get("confusion")
-        ]
+        matrices = [np.asarray(c.clean.confusion, float) for c in vs.cells[v] if c.clean.confusion]
         if not matrices or len({m.shape for m in matrices}) != 1:
             ax.set_visible(False)
             continue
         total = np.sum(matrices, axis=0)
         rows = total.sum(1, keepdims=True)
         norm = np.divide(total, rows, out=np.full_like(total, np.nan), where=rows > 0)
-        classes = [str(c) for c in vs.cells[v][0]["clean"].get("classes", [])]
+        classes = list(vs.cells[v][0].clean.classes)
         ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
         for (i, j), value in np.ndenumerate(norm):
             if np.isfinite(value):
@@ -174,8 +173,8 @@ def confusion_matrices(vs: Variants, path: Path) -> FigureFile:
         ax.set_yticks(ticks, classes, fontsize=7)
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
-        ax.set_title(wrap(f"{vs.label(v)} (n={int(total.sum())})", 36), fontsize=8.5)
+        panel_title(ax, f"{vs.label(v)} (n={int(total.sum())})", fontsize=8.5)
     for ax in axes.flat[len(variants) :]:
         ax.set_visible(False)
-    fig.suptitle("Clean confusion matrices, summed across folds, rows normalised")
+    suptitle(fig, "Clean confusion matrices, summed across folds, rows normalised")
     return save_figure(fig, path, "Confusion matrices (clean)")

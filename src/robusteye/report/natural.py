@@ -14,7 +14,17 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from robusteye.report.page import name_cell
-from robusteye.report.style import FigureFile, Variants, new_figure, save_figure, short_label
+from robusteye.report.style import (
+    FigureFile,
+    Variants,
+    bottom_legend,
+    new_figure,
+    panel_title,
+    save_figure,
+    short_label,
+    suptitle,
+    wrap,
+)
 from robusteye.report.summary import Stat, VariantSummary
 
 
@@ -78,7 +88,7 @@ def accuracy_vs_severity(
     with_c = [s for s in summaries if s.corruptions is not None]
     names = list(dict.fromkeys(n for s in with_c for n in s.corruptions.per_corruption))  # type: ignore[union-attr]
     panels = ["mean of all corruptions", *names]
-    ncols = 5
+    ncols = min(5, len(panels))  # no empty columns beside a single corruption
     nrows = math.ceil(len(panels) / ncols)
     fig, axes = new_figure(nrows, ncols, panel=(2.5, 2.1))
     for ax, panel in zip(axes.flat, panels, strict=False):
@@ -110,10 +120,10 @@ def accuracy_vs_severity(
     for ax in axes[-1, :]:
         ax.set_xlabel("severity (0 = clean)")
     handles = [Line2D([], [], color=vs.colors.get(s.variant, "0.4")) for s in with_c]
-    fig.legend(handles, [short_label(s.label) if len(vs.by_model()) == 1 else s.label
-                         for s in with_c],
-               loc="outside lower center", ncols=min(3, len(with_c)), frameon=False)  # fmt: skip
-    fig.suptitle("Accuracy under natural corruptions against severity, mean ± 1 std across folds")
+    one_model = len(vs.by_model()) == 1
+    bottom_legend(fig, handles, [wrap(short_label(s.label) if one_model else s.label, 34)
+                                 for s in with_c])  # fmt: skip
+    suptitle(fig, "Accuracy under natural corruptions against severity, mean ± 1 std across folds")
     return save_figure(fig, path, "Accuracy against corruption severity")
 
 
@@ -163,7 +173,7 @@ def natural_vs_adversarial(
                         markersize=3, color=vs.colors.get(s.variant, "C0"))  # fmt: skip
         ax.invert_xaxis()  # SNR falls to the right: stronger damage
         ax.set_ylim(0, 1)
-        ax.set_title(s.label if len(s.label) < 60 else short_label(s.label), fontsize=8)
+        panel_title(ax, s.label if len(s.label) < 60 else short_label(s.label), fontsize=8)
         ax.set_xlabel("SNR (dB); stronger damage →")
         ax.set_ylabel("accuracy")
     for ax in axes.flat[len(with_c) :]:
@@ -176,6 +186,6 @@ def natural_vs_adversarial(
         Line2D([], [], marker=markers[n], linestyle="", color="0.45", label=n.replace("_", " "))
         for n in names
     ]
-    fig.legend(handles=handles, loc="outside right upper", frameon=False, fontsize=7)
-    fig.suptitle("Natural corruptions (markers, each at severities 1-5) and attacks (lines)")
+    bottom_legend(fig, handles, [str(h.get_label()) for h in handles])
+    suptitle(fig, "Natural corruptions (markers, each at severities 1-5) and attacks (lines)")
     return save_figure(fig, path, "Corruptions and attacks against SNR")

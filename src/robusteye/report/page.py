@@ -9,6 +9,12 @@ from html import escape
 
 from robusteye.report.style import FigureFile
 from robusteye.report.summary import HEADLINE_METRICS, PointSummary, Stat, VariantSummary
+from robusteye.results import CellRow
+
+#: The page's file name in its folder (a grid's report and a search's alike).
+REPORT_NAME = "report.html"
+#: The folder beside the page that holds its figures as PNG files.
+FIGURES_DIR = "figures"
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto;
@@ -113,29 +119,24 @@ def point_tables(summaries: Sequence[VariantSummary], colors: dict[str, str]) ->
     return "".join(parts)
 
 
-def cells_table(cells: Sequence[dict[str, object]], cards: dict[str, str]) -> str:
+def cells_table(cells: Sequence[CellRow], cards: dict[str, str]) -> str:
     """Every cell: fold, seed, sizes, epochs, time, clean accuracy and its model card."""
     rows = []
     for c in cells:
-        clean = c.get("clean")
-        acc = clean.get("accuracy") if isinstance(clean, dict) else None
-        seconds = c.get("seconds")
         values = [
-            c.get("fold"),
-            c.get("seed"),
-            c.get("eval_set"),
-            c.get("n_train"),
-            c.get("n_eval"),
-            c.get("epochs"),
-            f"{seconds:.0f}" if isinstance(seconds, (int, float)) else "–",
-            f"{acc:.3f}" if isinstance(acc, (int, float)) else "–",
+            c.fold,
+            c.seed,
+            c.eval_set,
+            c.n_train,
+            c.n_eval,
+            c.epochs,
+            f"{c.seconds:.0f}",
+            f"{c.clean.accuracy:.3f}",
         ]
-        card = cards.get(str(c.get("id")), "")
+        card = cards.get(c.id, "")
         link = f'<a href="{escape(card)}">model card</a>' if card else "–"
         tds = "".join(f"<td>{escape(str(v))}</td>" for v in values)
-        rows.append(
-            f'<tr><td class="name">{escape(str(c.get("id")))}</td>{tds}<td>{link}</td></tr>'
-        )
+        rows.append(f'<tr><td class="name">{escape(c.id)}</td>{tds}<td>{link}</td></tr>')
     head = "".join(
         f"<th>{h}</th>"
         for h in ("fold", "seed", "eval set", "train", "eval", "epochs", "seconds", "clean acc.")

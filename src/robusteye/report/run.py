@@ -1,7 +1,7 @@
 """Reading a run folder: the resolved spec, the result rows and the image-grid examples.
 
 Layout (written by `robusteye.experiments`): `spec.yaml`, `splits.json`, `results.jsonl` (one
-JSON row per line, kind "cell" or "transfer"), optional `examples.npz` and
+JSON row per line, read as typed rows: `robusteye.results`), optional `examples.npz` and
 `cells/<cell id>/model/` checkpoints.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 from robusteye.errors import RobustEyeError, UsageError
 from robusteye.readers import read_json as read_json_file
 from robusteye.readers import read_yaml as read_yaml_file
-from robusteye.results import read_rows
+from robusteye.results import CellRow, Row, TransferRow, read_rows
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,12 @@ class RunData:
     path: Path
     spec: dict[str, Any]
     splits: dict[str, Any]
-    cells: tuple[dict[str, Any], ...]
-    transfers: tuple[dict[str, Any], ...]
+    cells: tuple[CellRow, ...]
+    transfers: tuple[TransferRow, ...]
     examples: dict[str, np.ndarray] | None
 
 
-def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+def read_results(path: str | os.PathLike[str]) -> list[Row]:
     """The rows of a `results.jsonl`: the store's reader (one way to read a results file),
     keeping a final row that lacks only its newline; a torn last line is skipped."""
     return read_rows(Path(path), unterminated=True)[0]
@@ -55,10 +55,10 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     if not results.is_file():
         raise UsageError(f"{path} is not a run folder: no {RESULTS_NAME}")
     rows = read_results(results)
-    cells = tuple(r for r in rows if r.get("kind") == "cell")
+    cells = tuple(r for r in rows if isinstance(r, CellRow))
     if not cells:
         raise UsageError(f"{results} has no cell rows (has the run trained anything yet?)")
-    transfers = tuple(r for r in rows if r.get("kind") == "transfer")
+    transfers = tuple(r for r in rows if isinstance(r, TransferRow))
     return RunData(
         path=path,
         spec=read_yaml(path / "spec.yaml"),

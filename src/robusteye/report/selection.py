@@ -21,12 +21,14 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from robusteye.errors import DataError
+from robusteye.evaluate.metrics import Metrics
 from robusteye.io import atomic_path
-from robusteye.report.page import Section, figure_html, render_page
+from robusteye.report.page import FIGURES_DIR, REPORT_NAME, Section, figure_html, render_page
 from robusteye.report.run import read_json, read_results, read_yaml
 from robusteye.report.style import (
     FigureFile,
     band,
+    bottom_legend,
     house_style,
     mean_std,
     new_figure,
@@ -34,9 +36,8 @@ from robusteye.report.style import (
     save_figure,
     wrap,
 )
+from robusteye.results import Curve, CurvePoint, TrialRow, read_metrics
 
-REPORT_NAME = "report.html"
-FIGURES_DIR = "figures"
 #: how many of the best trials get learning curves
 TOP = 5
 _COLUMNS = (
@@ -60,7 +61,7 @@ def write_selection_report(
     if not selection:
         raise DataError(f"{run} holds no finished model selection (no selection.json)")
     spec = read_yaml(run / "spec.yaml")
-    rows = [r for r in read_results(run / "results.jsonl") if r.get("kind") == "trial"]
+    rows = [r for r in read_results(run / "results.jsonl") if isinstance(r, TrialRow)]
     ranking: list[dict[str, Any]] = list(selection.get("ranking") or [])
     target = run if out is None else Path(out)
     folder = target / FIGURES_DIR
@@ -70,7 +71,7 @@ def write_selection_report(
         figures = {
             "objective": [objective_vs_params(ranking, winner, folder / "objective_vs_params.png")],
             "halving": [rung_plot(rows, ranking, folder / "rungs.png")]
-            if len({r["rung"] for r in rows}) > 1
+            if len({r.rung for r in rows}) > 1
             else [],
             "curves": [top_learning_curves(rows, ranking, folder / "learning_curves_top.png")],
         }
@@ -140,19 +141,21 @@ def _fmt(stat: dict[str, Any] | None) -> str:
 def ranking_html(ranking: Sequence[dict[str, Any]]) -> str:
     if not ranking:
         return ""
-    keys = list(dict.fromkeys(k for e in ranking for k in e["params"]))
+    keys = list(dict.fromkeys(k for entry in ranking for k in entry["params"]))
     columns = [
-        (m, h) for m, h in _COLUMNS if any(e["metrics"][m]["mean"] is not None for e in ranking)
+        (m, h)
+        for m, h in _COLUMNS
+        if any(entry["metrics"][m]["mean"] is not None for entry in ranking)
     ]
     head = "".join(f"<th>{escape(h)}</th>" for h in ["#", "trial", *keys, "epochs", "folds"])
     head += "".join(f"<th>{escape(h)}</th>" for _, h in columns)
     body = []
-    for e in ranking:
-        epochs = str(e["epochs"]) if e["completed"] else f"{e['epochs']} (stopped)"
-        cells = [e["rank"], e["trial"], *(e["params"].get(k, "") for k in keys), epochs]
-        cells.append(e["folds"])
+    for entry in ranking:
+        epochs = str(entry["epochs"]) if entry["completed"] else f"{entry['epochs']} (stopped)"
+        cells = [entry["rank"], entry["trial"], *(entry["params"].get(k, "") for k in keys), epochs]
+        cells.append(entry["folds"])
         tds = "".join(f"<td>{escape(str(c))}</td>" for c in cells)
-        tds += "".join(f"<td>{escape(_fmt(e['metrics'][m]))}</td>" for m, _ in columns)
+        tds += "".join(f"<td>{escape(_fmt(entry['metrics'][m]))}</td>" for m, _ in columns)
         body.append(f"<tr>{tds}</tr>")
     return (
         f"<table><tr>{head}</tr>{''.join(body)}</table>"
@@ -175,20 +178,18 @@ def winner_html(winner: dict[str, Any] | None, selection: dict[str, Any]) -> str
         f"it); checkpoint: <code>{escape(winner['checkpoint'])}</code>.</p>"
     ]
     holdout = winner.get("holdout") or {}
-    clean = holdout.get("clean")
-    if clean:
-        rows: list[tuple[str, str, dict[str, Any], Any]] = [
-            ("clean", "", clean, cv.get("accuracy"))
-        ]
-        for curve in holdout.get("attacks", []):
-            for point in curve["points"]:
-                snr = point.get("snr_db")
-                where = f"eps {point['eps']:.4g}" + (f" ({snr:.1f} dB)" if snr is not None else "")
-                robust_cv = cv.get("robust_accuracy") if curve is holdout["attacks"][0] else None
-                rows.append((curve["attack"].upper(), where, point["metrics"], robust_cv))
+    if holdout.get("clean"):
+        clean = read_metrics(holdout["clean"], "winner.holdout.clean")
+        curves = [Curve.from_dict(c, "winner.holdout.attacks") for c in holdout.get("attacks", [])]
+        rows: list[tuple[str, str, Metrics, Any]] = [("clean", "", clean, cv.get("accuracy"))]
+        for i, curve in enumerate(curves):
+            robust_cv = cv.get("robust_accuracy") if i == 0 else None
+            for point in curve.points:
+                if isinstance(point.metrics, Metrics):
+                    rows.append((curve.name.upper(), _where(point), point.metrics, robust_cv))
         body = "".join(
             f'<tr><td class="name">{escape(name)}</td><td>{escape(where)}</td>'
-            f"<td>{m['accuracy']:.3f}</td><td>{m['macro_f1']:.3f}</td>"
+            f"<td>{m.accuracy:.3f}</td><td>{m.macro_f1:.3f}</td>"
             f"<td>{_auc(m)}</td><td>{escape(_fmt(cv_stat))}</td></tr>"
             for name, where, m, cv_stat in rows
         )
@@ -201,8 +202,13 @@ def winner_html(winner: dict[str, Any] | None, selection: dict[str, Any]) -> str
     return "".join(parts)
 
 
-def _auc(metrics: dict[str, Any]) -> str:
-    auc = metrics.get("roc_auc_macro")
+def _where(point: CurvePoint) -> str:
+    eps = "eps ?" if point.eps is None else f"eps {point.eps:.4g}"
+    return eps + (f" ({point.snr_db:.1f} dB)" if point.snr_db is not None else "")
+
+
+def _auc(metrics: Metrics) -> str:
+    auc = metrics.roc_auc_macro
     return f"{auc:.3f}" if isinstance(auc, (int, float)) else "–"
 
 
@@ -214,14 +220,14 @@ def objective_vs_params(
     ranking: Sequence[dict[str, Any]], winner: dict[str, Any] | None, path: Path
 ) -> FigureFile:
     """One panel per searched parameter: each trial's mean objective (±1 std)."""
-    keys = list(dict.fromkeys(k for e in ranking for k in e["params"]))
+    keys = list(dict.fromkeys(k for entry in ranking for k in entry["params"]))
     ncols = min(3, max(1, len(keys)))
     nrows = max(1, math.ceil(len(keys) / ncols))
     fig, axes = new_figure(nrows, ncols, panel=(3.6, 2.9))
-    stages = sorted({e["epochs"] for e in ranking})
+    stages = sorted({entry["epochs"] for entry in ranking})
     colors = palette([str(s) for s in stages])
     for ax, key in zip(axes.flat, keys, strict=False):
-        values = [e["params"].get(key) for e in ranking]
+        values = [entry["params"].get(key) for entry in ranking]
         numeric = _numeric(values)
         if numeric:
             xs = np.array(values, dtype=float)
@@ -236,18 +242,18 @@ def objective_vs_params(
             xs = np.array([labels.index(str(v)) for v in values], dtype=float)
             ax.set_xticks(range(len(labels)), [wrap(lab, 14) for lab in labels])
             ax.set_xlim(-0.5, len(labels) - 0.5)
-        for x, e in zip(xs, ranking, strict=True):
-            stat = e["metrics"]["objective"]
+        for x, entry in zip(xs, ranking, strict=True):
+            stat = entry["metrics"]["objective"]
             if stat["mean"] is None:
                 continue
-            is_winner = winner is not None and e["trial"] == winner["trial"]
+            is_winner = winner is not None and entry["trial"] == winner["trial"]
             ax.errorbar(
                 x,
                 stat["mean"],
                 yerr=stat["std"],
                 fmt="*" if is_winner else "o",
                 markersize=11 if is_winner else 4.5,
-                color=colors[str(e["epochs"])],
+                color=colors[str(entry["epochs"])],
                 ecolor="0.6",
                 elinewidth=0.8,
                 zorder=3 if is_winner else 2,
@@ -259,12 +265,12 @@ def objective_vs_params(
     handles = [Line2D([], [], marker="o", linestyle="", color=colors[str(s)]) for s in stages]
     labels = [f"{s} epoch{'s' if s != 1 else ''}" for s in stages]
     if len(stages) > 1:
-        fig.legend(handles, labels, loc="outside right upper", frameon=False, title="reached")
+        bottom_legend(fig, handles, labels, title="reached")
     return save_figure(fig, path, "Objective against each searched hyper-parameter")
 
 
 def _trial_colors(ranking: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return palette([e["trial"] for e in ranking])
+    return palette([entry["trial"] for entry in ranking])
 
 
 def _label(entry: dict[str, Any]) -> str:
@@ -273,60 +279,58 @@ def _label(entry: dict[str, Any]) -> str:
 
 
 def rung_plot(
-    rows: Sequence[dict[str, Any]], ranking: Sequence[dict[str, Any]], path: Path
+    rows: Sequence[TrialRow], ranking: Sequence[dict[str, Any]], path: Path
 ) -> FigureFile:
     """Mean objective of every trial at every rung it reached, against the epochs trained."""
     fig, axes = new_figure(1, 1, panel=(6.0, 3.4))
     ax: Axes = axes[0, 0]
     colors = _trial_colors(ranking)
-    for e in ranking:
-        mine = [r for r in rows if r["trial"] == e["trial"]]
-        epochs = sorted({r["epochs"] for r in mine})
+    for entry in ranking:
+        mine = [r for r in rows if r.trial == entry["trial"]]
+        epochs = sorted({r.epochs for r in mine})
         means = [
-            float(np.mean([r["metrics"]["objective"] for r in mine if r["epochs"] == ep]))
-            for ep in epochs
+            float(np.mean([r.metrics.objective for r in mine if r.epochs == ep])) for ep in epochs
         ]
         ax.plot(
             epochs,
             means,
             marker="o",
             markersize=3.5,
-            color=colors[e["trial"]],
-            alpha=1.0 if e["completed"] else 0.45,
-            linewidth=1.6 if e["rank"] == 1 else 1,
+            color=colors[entry["trial"]],
+            alpha=1.0 if entry["completed"] else 0.45,
+            linewidth=1.6 if entry["rank"] == 1 else 1,
         )
-    stops = sorted({r["epochs"] for r in rows})
+    stops = sorted({r.epochs for r in rows})
     ax.set_xscale("log")
     ax.set_xticks(stops, [str(s) for s in stops])
     ax.minorticks_off()
     ax.set_xlabel("epochs trained (rung)")
     ax.set_ylabel("mean objective across folds")
     best = list(ranking[:TOP])
-    handles = [Line2D([], [], color=colors[e["trial"]]) for e in best]
-    fig.legend(handles, [_label(e) for e in best], loc="outside right upper", frameon=False,
-               title=f"best {len(best)}")  # fmt: skip
+    handles = [Line2D([], [], color=colors[entry["trial"]]) for entry in best]
+    bottom_legend(fig, handles, [_label(entry) for entry in best], title=f"best {len(best)}")
     return save_figure(fig, path, "Successive halving: the objective of each trial at each rung")
 
 
 def top_learning_curves(
-    rows: Sequence[dict[str, Any]], ranking: Sequence[dict[str, Any]], path: Path
+    rows: Sequence[TrialRow], ranking: Sequence[dict[str, Any]], path: Path
 ) -> FigureFile:
     """Validation accuracy and loss per epoch of the best trials (their furthest rung)."""
     fig, axes = new_figure(1, 2, panel=(4.0, 3.0))
     colors = _trial_colors(ranking)
     best = list(ranking[:TOP])
-    for e in best:
-        final = [r for r in rows if r["trial"] == e["trial"] and r["epochs"] == e["epochs"]]
+    for entry in best:
+        final = [r for r in rows if r.trial == entry["trial"] and r.epochs == entry["epochs"]]
         for ax, key in zip(axes[0], ("val_acc", "val_loss"), strict=True):
-            series = [[h.get(key) for h in r["history"]] for r in final]
+            series = [[getattr(h, key) for h in r.history] for r in final]
             mean, std = mean_std(series)
             x = np.arange(1, mean.size + 1)
-            band(ax, x, mean, std, color=colors[e["trial"]], marker="o", markersize=3)
+            band(ax, x, mean, std, color=colors[entry["trial"]], marker="o", markersize=3)
     axes[0, 0].set_ylabel("validation accuracy")
     axes[0, 1].set_ylabel("validation loss")
     for ax in axes[0]:
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    handles = [Line2D([], [], color=colors[e["trial"]]) for e in best]
-    fig.legend(handles, [_label(e) for e in best], loc="outside right upper", frameon=False)
+    handles = [Line2D([], [], color=colors[entry["trial"]]) for entry in best]
+    bottom_legend(fig, handles, [_label(entry) for entry in best])
     return save_figure(fig, path, f"Learning curves of the {len(best)} best trials")

@@ -10,17 +10,18 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps, rc_context
+from matplotlib import colormaps, rc_context, rcParams
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from robusteye.io import atomic_path
+from robusteye.results import CellRow
 
 DPI = 110
 STYLE: dict[Any, Any] = {  # keys: matplotlib rc names
@@ -40,32 +41,34 @@ STYLE: dict[Any, Any] = {  # keys: matplotlib rc names
 
 @dataclass(frozen=True)
 class FigureFile:
-    """A written figure: its PNG path and a title for the report."""
+    """A written figure: its PNG path, a title for the report and the figure itself (laid out
+    as it was saved, for checks of its layout)."""
 
     path: Path
     title: str
+    figure: Figure | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Variants:
     """Cell rows grouped by variant (in run order), with one colour per variant."""
 
-    cells: dict[str, list[dict[str, Any]]]
+    cells: dict[str, list[CellRow]]
     colors: dict[str, Any]
 
     @classmethod
-    def from_groups(cls, groups: dict[str, list[dict[str, Any]]]) -> Variants:
+    def from_groups(cls, groups: dict[str, list[CellRow]]) -> Variants:
         return cls(groups, palette(list(groups)))
 
     def label(self, variant: str) -> str:
-        return str(self.cells[variant][0].get("label") or variant)
+        return self.cells[variant][0].label or variant
 
     def model(self, variant: str) -> str:
-        return str(self.cells[variant][0].get("model") or "")
+        return self.cells[variant][0].model
 
     def kind(self, variant: str) -> str:
-        """The regime kind: standard, augment or adversarial."""
-        return str((self.cells[variant][0].get("regime") or {}).get("kind", "?"))
+        """The regime kind: standard, augment, adversarial, ..."""
+        return self.cells[variant][0].regime_kind
 
     def model_title(self, model: str) -> str:
         """The model part of the label of the model's first variant."""
@@ -97,13 +100,37 @@ def palette(variants: Sequence[str]) -> dict[str, Any]:
 def figure_legend(
     fig: Figure, vs: Variants, variants: Sequence[str], *, dashed: str | None = None
 ) -> None:
-    """One legend for the whole figure, right of the panels: a coloured line per variant."""
+    """One legend for the whole figure, below the panels: a coloured line per variant."""
     handles: list[Any] = [Line2D([], [], color=vs.colors[v]) for v in variants]
     labels = [wrap(vs.label(v), 34) for v in variants]
     if dashed:
         handles.append(Line2D([], [], color="0.3", linestyle="--"))
         labels.append(dashed)
-    fig.legend(handles, labels, loc="outside right upper", frameon=False, fontsize=7.5)
+    bottom_legend(fig, handles, labels)
+
+
+#: an average glyph's width and a legend entry's handle and padding, in inches, at 7.5 pt
+_GLYPH_IN = 0.55 * 7.5 / 72
+_HANDLE_IN = 0.55
+_LINE_IN = 1.45 * 7.5 / 72
+
+
+def bottom_legend(
+    fig: Figure, handles: Sequence[Any], labels: Sequence[str], *, title: str | None = None
+) -> None:
+    """A figure legend below the panels, in as many columns as the figure's width holds.
+
+    Below, not beside: a legend to the right of one narrow panel squeezes the panel and
+    reaches up into the figure's title."""
+    widest = max((len(line) for label in labels for line in label.splitlines()), default=1)
+    fits = int(0.95 * fig.get_figwidth() / (widest * _GLYPH_IN + _HANDLE_IN))
+    ncols = max(1, min(len(labels), fits))
+    lines = [label.count("\n") + 1 for label in labels]
+    rows = sum(max(lines[i : i + ncols]) for i in range(0, len(lines), ncols))
+    # the figure grows by the legend's height, so the panels keep theirs
+    fig.set_figheight(fig.get_figheight() + 0.3 + _LINE_IN * (rows + (title is not None)))
+    fig.legend(list(handles), list(labels), loc="outside lower center", frameon=False,
+               fontsize=7.5, ncols=ncols, title=title)  # fmt: skip
 
 
 def new_figure(
@@ -119,8 +146,29 @@ def save_figure(fig: Figure, path: Path, title: str) -> FigureFile:
     """Write `fig` as a PNG at `path` atomically."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI)
-    fig.clear()
-    return FigureFile(path, title)
+    return FigureFile(path, title, fig)
+
+
+def suptitle(fig: Figure, text: str) -> None:
+    """The figure's title, wrapped to the figure's width so a one-panel figure keeps it whole."""
+    fig.suptitle(fit(text, fig.get_figwidth(), rcParams["figure.titlesize"]))
+
+
+def panel_title(ax: Axes, text: str, *, fontsize: float | None = None) -> None:
+    """A panel's title, wrapped to the panel's width (as laid out when the figure was made)."""
+    fig = ax.figure
+    assert isinstance(fig, Figure)  # report figures have no subfigures
+    width = ax.get_position().width * fig.get_figwidth()
+    title = ax.set_title(fit(text, width, fontsize or rcParams["axes.titlesize"]))
+    if fontsize is not None:
+        title.set_fontsize(fontsize)
+
+
+def fit(text: str, inches: float, size: Any) -> str:
+    """`text` wrapped to lines about `inches` wide in a font of `size` points."""
+    points = float(size) if isinstance(size, (int, float)) else 11.0  # "large": about 11 pt
+    per_inch = 72.0 / (0.6 * points)  # an average glyph is about 0.6 em wide
+    return wrap(text, max(16, int(0.9 * inches * per_inch)))
 
 
 def band(

@@ -17,6 +17,18 @@ from typing import Any
 
 import numpy as np
 
+from robusteye.results import (
+    CellRow,
+    CorruptionPoint,
+    CorruptionScores,
+    Curve,
+    CurveKind,
+    CurvePoint,
+    Row,
+    Scores,
+)
+from robusteye.train.regimes import report_rank
+
 #: Clean metrics summarised for every variant (keys of a Metrics dict).
 CLEAN_METRICS = (
     "accuracy",
@@ -109,6 +121,8 @@ class AttackSummary:
     points: tuple[PointSummary, ...]
     #: clean metrics on the same images as the points (the attack's eps-0 baseline)
     clean: dict[str, Stat] = field(default_factory=dict)
+    #: what the curves are: an attack's, the audit's worst case or the certificate
+    kind: CurveKind = CurveKind.ATTACK
 
     def strongest(self) -> PointSummary | None:
         """The point with the largest eps, or the lowest target SNR when points are by SNR."""
@@ -199,34 +213,22 @@ class VariantSummary:
         }
 
 
-_KIND_ORDER = {
-    "standard": 0,
-    "augment": 1,
-    "adversarial": 2,
-    "pgd": 3,
-    "trades": 4,
-    "fgsm-rs": 5,
-    "certified": 6,
-}
-
-
-def group_cells(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Cell rows (kind "cell") by variant, sorted by model, regime kind (standard, augment,
-    adversarial) and name, so the order does not depend on which cell finished first."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+def group_cells(rows: Iterable[Row]) -> dict[str, list[CellRow]]:
+    """Cell rows by variant, sorted by model, regime kind (standard, augment, adversarial)
+    and name, so the order does not depend on which cell finished first."""
+    groups: dict[str, list[CellRow]] = {}
     for row in rows:
-        if row.get("kind") == "cell":
-            groups.setdefault(str(row.get("variant")), []).append(row)
+        if isinstance(row, CellRow):
+            groups.setdefault(row.variant, []).append(row)
 
-    def key(variant: str) -> tuple[str, int, str]:
+    def key(variant: str) -> tuple[str, float, str]:
         first = groups[variant][0]
-        kind = str((first.get("regime") or {}).get("kind"))
-        return str(first.get("model")), _KIND_ORDER.get(kind, len(_KIND_ORDER)), variant
+        return first.model, report_rank(first.regime_kind), variant
 
     return {v: groups[v] for v in sorted(groups, key=key)}
 
 
-def summarize(rows: list[dict[str, Any]]) -> list[VariantSummary]:
+def summarize(rows: Iterable[Row]) -> list[VariantSummary]:
     """Mean and std across folds (and seeds) of every variant's clean and attack metrics."""
     out = []
     for variant, cells in group_cells(rows).items():
@@ -234,13 +236,13 @@ def summarize(rows: list[dict[str, Any]]) -> list[VariantSummary]:
         out.append(
             VariantSummary(
                 variant=variant,
-                label=str(first.get("label") or variant),
-                model=str(first.get("model", "")),
-                regime=dict(first.get("regime") or {}),
-                n_folds=len({c.get("fold") for c in cells}),
-                n_seeds=len({c.get("seed") for c in cells}),
+                label=first.label or variant,
+                model=first.model,
+                regime=dict(first.regime),
+                n_folds=len({c.fold for c in cells}),
+                n_seeds=len({c.seed for c in cells}),
                 n_cells=len(cells),
-                clean=_metric_stats([c.get("clean") for c in cells]),
+                clean=_metric_stats([c.clean for c in cells]),
                 attacks=_attack_summaries(cells),
                 corruptions=_corruption_summary(cells),
             )
@@ -248,19 +250,25 @@ def summarize(rows: list[dict[str, Any]]) -> list[VariantSummary]:
     return out
 
 
-def _metric_stats(metrics: Sequence[dict[str, Any] | None]) -> dict[str, Stat]:
-    return {k: stat((m or {}).get(k) for m in metrics) for k in CLEAN_METRICS}
+def metric(scores: Scores | None, name: str) -> Any:
+    """One of `CLEAN_METRICS` of a point's scores (None where the scores lack it: a worst
+    case or a certificate knows accuracy only)."""
+    return getattr(scores, name, None)
 
 
-def _attack_summaries(cells: Sequence[dict[str, Any]]) -> tuple[AttackSummary, ...]:
-    # Attacks matched by name (in order of first appearance), points by index within one attack.
-    points: dict[str, list[list[dict[str, Any]]]] = {}
-    cleans: dict[str, list[dict[str, Any] | None]] = {}
+def _metric_stats(metrics: Sequence[Scores | None]) -> dict[str, Stat]:
+    return {k: stat(metric(m, k) for m in metrics) for k in CLEAN_METRICS}
+
+
+def _attack_summaries(cells: Sequence[CellRow]) -> tuple[AttackSummary, ...]:
+    # Curves matched by name (in order of first appearance), points by index within one curve.
+    points: dict[str, list[list[CurvePoint]]] = {}
+    curves: dict[str, list[Curve]] = {}
     for cell in cells:
-        for attack in cell.get("attacks") or []:
-            cleans.setdefault(str(attack.get("attack")), []).append(attack.get("clean"))
-            slots = points.setdefault(str(attack.get("attack")), [])
-            for i, point in enumerate(attack.get("points") or []):
+        for curve in cell.attacks:
+            curves.setdefault(curve.name, []).append(curve)
+            slots = points.setdefault(curve.name, [])
+            for i, point in enumerate(curve.points):
                 if i == len(slots):
                     slots.append([])
                 slots[i].append(point)
@@ -268,59 +276,58 @@ def _attack_summaries(cells: Sequence[dict[str, Any]]) -> tuple[AttackSummary, .
         AttackSummary(
             name,
             tuple(_point_summary(i, ps) for i, ps in enumerate(slots)),
-            _metric_stats(cleans[name]) if any(cleans[name]) else {},
+            _metric_stats([c.clean for c in curves[name]]),
+            curves[name][0].kind,
         )
         for name, slots in points.items()
     )
 
 
-def _point_summary(index: int, points: Sequence[dict[str, Any]]) -> PointSummary:
-    target = points[0].get("target_snr_db")
+def _point_summary(index: int, points: Sequence[CurvePoint]) -> PointSummary:
+    target = points[0].target_snr_db
     kind = "target_snr_db" if target is not None else "eps"
-    label = target if target is not None else points[0].get("eps")
+    label = target if target is not None else points[0].eps
     return PointSummary(
         index=index,
         label=None if label is None else float(label),
         label_kind=kind,
-        eps=stat(p.get("eps") for p in points),
-        snr_db=stat(p.get("snr_db") for p in points),
-        mean_snr_db=stat(p.get("mean_snr_db") for p in points),
-        metrics=_metric_stats([p.get("metrics") for p in points]),
+        eps=stat(p.eps for p in points),
+        snr_db=stat(p.snr_db for p in points),
+        mean_snr_db=stat(p.mean_snr_db for p in points),
+        metrics=_metric_stats([p.metrics for p in points]),
     )
 
 
-def _corruption_summary(cells: Sequence[dict[str, Any]]) -> CorruptionSummary | None:
-    results = [c["corruptions"] for c in cells if isinstance(c.get("corruptions"), dict)]
+def _at(result: CorruptionScores, name: str, severity: int) -> CorruptionPoint | None:
+    return next((p for p in result.points if p.corruption == name and p.severity == severity), None)
+
+
+def _corruption_summary(cells: Sequence[CellRow]) -> CorruptionSummary | None:
+    results = [c.corruptions for c in cells if c.corruptions is not None]
     if not results:
         return None
-    severities = tuple(int(s) for s in results[0].get("severities") or ())
-    names = list(dict.fromkeys(n for r in results for n in r.get("corruptions") or ()))
+    severities = tuple(int(s) for s in results[0].severities)
+    names = list(dict.fromkeys(n for r in results for n in r.corruptions))
 
-    def fold_mean(result: dict[str, Any], key: str) -> float | None:
-        values = [
-            (p.get("metrics") or {}).get(key)
-            for p in result.get("points") or []
-            if (p.get("severity") or 0) >= 1
-        ]
-        return stat(values).mean
+    def fold_mean(result: CorruptionScores, key: str) -> float | None:
+        return stat(metric(p.metrics, key) for p in result.points if p.severity >= 1).mean
 
-    def at(result: dict[str, Any], name: str, severity: int, key: str) -> Any:
-        for p in result.get("points") or []:
-            if p.get("corruption") == name and p.get("severity") == severity:
-                return (p.get("metrics") or {}).get("accuracy") if key == "accuracy" else p.get(key)
-        return None
+    def accuracy(p: CorruptionPoint | None) -> float | None:
+        return None if p is None else p.metrics.accuracy
+
+    def snr(p: CorruptionPoint | None) -> float | None:
+        return None if p is None else p.snr_db
 
     return CorruptionSummary(
         severities=severities,
-        clean=_metric_stats([r.get("clean") for r in results]),
+        clean=_metric_stats([r.clean for r in results]),
         mean={k: stat(fold_mean(r, k) for r in results) for k in CLEAN_METRICS},
-        relative_drop=stat(r.get("relative_drop") for r in results),
+        relative_drop=stat(r.relative_drop for r in results),
         per_corruption={
-            n: tuple(stat(at(r, n, s, "accuracy") for r in results) for s in severities)
+            n: tuple(stat(accuracy(_at(r, n, s)) for r in results) for s in severities)
             for n in names
         },
         snr_db={
-            n: tuple(stat(at(r, n, s, "snr_db") for r in results) for s in severities)
-            for n in names
+            n: tuple(stat(snr(_at(r, n, s)) for r in results) for s in severities) for n in names
         },
     )

@@ -8,13 +8,22 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from robusteye.evaluate.audit import WORST_CASE
-from robusteye.report.style import FigureFile, Variants, new_figure, save_figure
+from robusteye.report.style import (
+    FigureFile,
+    Variants,
+    bottom_legend,
+    new_figure,
+    panel_title,
+    save_figure,
+    suptitle,
+    wrap,
+)
 from robusteye.report.summary import PointSummary, Stat, VariantSummary
+from robusteye.results import CurveKind
 
 
 def _worst(summary: VariantSummary) -> tuple[PointSummary, ...]:
-    attack = next((a for a in summary.attacks if a.attack == WORST_CASE), None)
+    attack = next((a for a in summary.attacks if a.kind is CurveKind.WORST_CASE), None)
     return () if attack is None else attack.points
 
 
@@ -80,16 +89,10 @@ def clean_vs_worst_case(
                 label=s.label,
                 capsize=2,
             )
-        ax.set(
-            title=f"worst case at {point.title(detail=False)}",
-            xlabel="clean accuracy",
-            ylabel="worst-case accuracy (audit)",
-            ylim=(0, 1),
-        )
+        ax.set(xlabel="clean accuracy", ylabel="worst-case accuracy (audit)", ylim=(0, 1))
+        panel_title(ax, f"worst case at {point.title(detail=False)}")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     if handles:
-        axes.flat[-1].legend(
-            handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False
-        )
-    fig.suptitle("What robustness costs: clean accuracy against the audit's worst case")
+        bottom_legend(fig, handles, [wrap(label, 34) for label in labels])
+    suptitle(fig, "What robustness costs: clean accuracy against the audit's worst case")
     return save_figure(fig, path, "Clean accuracy against the audit's worst case")

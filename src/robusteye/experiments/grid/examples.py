@@ -3,8 +3,8 @@ of its eps, crafted on one model of the first fold (its standard variant where t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -15,6 +15,7 @@ from robusteye.experiments.grid.spec import ExperimentSpec
 from robusteye.folders import inside
 from robusteye.io import atomic_path
 from robusteye.models import load_model
+from robusteye.results import CellRow, CurveKind, Row
 
 EXAMPLES_FILE = "examples.npz"
 
@@ -24,35 +25,33 @@ def write_examples(
     spec: ExperimentSpec,
     data: EyeDataset,
     eval_idx: np.ndarray,
-    rows: list[dict[str, Any]],
+    rows: Sequence[Row],
 ) -> Path | None:
     """Write `examples.npz` once (it depends only on finished cells); None if nothing to show."""
     path = out / EXAMPLES_FILE
-    cells = [
-        r for r in rows if r["kind"] == "cell" and r["fold"] == 0 and r["seed"] == spec.seeds[0]
-    ]
+    cells = [r for r in rows if isinstance(r, CellRow) and r.fold == 0 and r.seed == spec.seeds[0]]
     if path.is_file() or not cells:
         return None
-    row = next((r for r in cells if r["regime"]["kind"] == "standard"), cells[0])
-    model = load_model(inside(out, row.get("checkpoint"), "checkpoint"), channels_last=True)
+    row = next((r for r in cells if r.regime_kind == "standard"), cells[0])
+    model = load_model(inside(out, row.checkpoint, "checkpoint"), channels_last=True)
     pick = _one_per_class(data, eval_idx, spec.evaluation.examples)
     x, y = data.images[pick], data.labels[pick]
-    # the audit's worst case is a curve of the row, not an attack that can be re-run
-    curves = [c for c in row["attacks"] if c["attack"] in ATTACKS]
+    # the audit's worst case and the certificate are curves of the row, not attacks to re-run
+    curves = [c for c in row.attacks if c.kind is CurveKind.ATTACK and c.name in ATTACKS]
     arrays: dict[str, np.ndarray] = {
         "clean": x.numpy(),
         "labels": y.numpy(),
         "classes": np.array(data.classes),
-        "model": np.array(row["variant"]),
-        "attacks": np.array([c["attack"] for c in curves]),
+        "model": np.array(row.variant),
+        "attacks": np.array([c.name for c in curves]),
     }
     for curve in curves:
-        name = curve["attack"]
-        eps = [p["eps"] for p in curve["points"]]
+        name = curve.name
+        eps = [p.eps for p in curve.points if p.eps is not None]
         advs = [
             run_attack(
                 name, model, x, y, e, generator=torch.Generator().manual_seed(0),
-                **curve["options"],
+                **curve.options,
             ).cpu()
             for e in eps
         ]  # fmt: skip

@@ -39,7 +39,7 @@ from robusteye.experiments.rundir import open_run
 from robusteye.experiments.scoring import checkpoint_files
 from robusteye.io import staging_folder, write_json
 from robusteye.models.checkpoint import replace_folder
-from robusteye.results import ResultsStore
+from robusteye.results import CellRow, ResultsStore, Row
 
 SUMMARY_FILE = "summary.json"
 
@@ -59,7 +59,7 @@ class FoldRows:
 @dataclass(frozen=True)
 class RunResult:
     out: Path
-    rows: list[dict[str, Any]]
+    rows: list[Row]
     summary: list[dict[str, Any]]
     ran: int
     skipped: int
@@ -84,7 +84,7 @@ def run_experiment(
     data = load_dataset(spec.data)  # data and folds first: a bad source leaves no folder
     folds, splits = make_folds(data, spec)
     with open_run(out, spec.to_dict(), splits) as store:  # one run per folder
-        done = {row["id"] for row in store.rows()}
+        done = {row.id for row in store.rows()}
         transfers = _transfer_keys(spec, cells)
         total = len(cells) + len(transfers)
         skipped = sum(c.id in done for c in cells) + sum(t in done for t in transfers)
@@ -112,7 +112,7 @@ def run_experiment(
             ]
             for _, row in runner.map(run_transfer, ttasks):
                 store.append(row)
-                bar.finished(row, f"{row['id']}: {len(row['matrices'])} transfer matrices")
+                bar.finished(row, f"{row.id}: {len(row.matrices)} transfer matrices")
                 ran += 1
         rows = store.rows()
         if spec.evaluation.examples and spec.evaluation.attacks:
@@ -223,17 +223,20 @@ def _transfer_task(
     return TransferTask(fold, seed, models, attack, t, runner.threads)
 
 
-def _cell_line(row: dict[str, Any]) -> str:
-    parts = [f"clean acc {row['clean']['accuracy']:.3f}"]
-    for curve in row["attacks"]:
-        last = curve["points"][-1]
-        snr = last["snr_db"]
-        where = f"{snr:.1f} dB" if snr is not None else f"eps {last['eps']:g}"
-        parts.append(f"{curve['attack']} {last['metrics']['accuracy']:.3f} @ {where}")
-    return f"{row['id']}: {', '.join(parts)} ({row['seconds']:.0f} s)"
+def _cell_line(row: CellRow) -> str:
+    parts = [f"clean acc {row.clean.accuracy:.3f}"]
+    for curve in row.attacks:
+        last = curve.points[-1]
+        where = f"{last.snr_db:.1f} dB" if last.snr_db is not None else f"eps {last.eps:g}"
+        parts.append(f"{curve.name} {_acc(last.metrics.accuracy)} @ {where}")
+    return f"{row.id}: {', '.join(parts)} ({row.seconds:.0f} s)"
 
 
-def _summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _acc(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _summarize(rows: list[Row]) -> list[dict[str, Any]]:
     from robusteye.report import summarize
 
     return [s.to_dict() for s in summarize(rows)]

@@ -1,19 +1,18 @@
 """The work of one cell (train, then evaluate clean and under attack) and of one fold's
 transferability matrix, as pure functions of a picklable task and the data set.
 
-Tasks take their inputs as values and return their outputs as values (a JSON row and the
-checkpoint files as bytes), so the same functions run in-process, in worker processes, or as
-Ray tasks on machines that share no disk with the driver. Only the trainer's resume state is
-written by the task itself, to the task's `work_dir`. Training goes through
-`robusteye.train.split.train_on_split`, scoring through `robusteye.experiments.scoring`.
+Tasks take their inputs as values and return their outputs as values (a typed row of
+`robusteye.results` and the checkpoint files as bytes), so the same functions run in-process,
+in worker processes, or as Ray tasks on machines that share no disk with the driver. Only the
+trainer's resume state is written by the task itself, to the task's `work_dir`. Training goes
+through `robusteye.train.split.train_on_split`, scoring through `robusteye.experiments.scoring`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -32,10 +31,10 @@ from robusteye.experiments.scoring import (
     corruption_scores,
     model_files,
     model_from_files,
-    worst_case_curve,
 )
+from robusteye.results import CellRow, Roc, TransferRow, TransferScores
 from robusteye.train.config import TrainConfig
-from robusteye.train.split import train_on_split
+from robusteye.train.split import SplitRequest, train_on_split
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class CellTask:
 
 @dataclass(frozen=True)
 class CellOutput:
-    row: dict[str, Any]
+    row: CellRow
     files: Files
 
 
@@ -84,7 +83,7 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
     if task.source_files is not None:
         source = model_from_files(task.source_files).to(cfg.device)
     info = {"cell": cell.id, "variant": cell.variant, "data": task.data_source}
-    done = train_on_split(
+    request = SplitRequest(
         data,
         task.train_idx,
         task.val_idx,
@@ -96,6 +95,7 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
         resume=True,
         training_info=info,
     )
+    done = train_on_split(request)
     fit, train, val = done.fit, done.train, done.val
     model = fit.scored.eval()  # with weight averaging, the average (its ema 0 twin: the raw)
     evaluation = data.subset(task.eval_idx)
@@ -105,48 +105,47 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
     audited = None
     if task.audit is not None:
         audited = audit_scores(model, data, task.attack_idx, task.audit, cell.seed)
-        curves.append(worst_case_curve(audited))
+        curves.append(audited.worst_case())
     if task.certify is not None:
-        curves.append(certify_scores(model, data, task.attack_idx, task.certify))
+        curves.append(certify_scores(model, data, task.attack_idx, task.certify).curve())
     natural = None
     if task.corruptions is not None:
         natural = corruption_scores(model, data, task.attack_idx, task.corruptions, cell.seed)
-    row = {
-        "kind": "cell",
-        "id": cell.id,
-        "variant": cell.variant,
-        "label": cell.label,
-        "model": cell.model.name,
-        "model_options": dict(cell.model.options),
-        "regime": cell.regime.summary(),
-        **({"natural": _natural(cfg)} if cfg.corruptions else {}),
-        **({"ema_decay": cfg.ema_decay} if cfg.ema_decay else {}),
-        **({"label_smoothing": cfg.label_smoothing} if cfg.label_smoothing else {}),
-        **({"stopped": fit.stopped} if fit.stopped is not None else {}),
-        "fold": cell.fold,
-        "seed": cell.seed,
-        "data": task.data_source,
-        "classes": list(data.classes),
-        "eval_set": task.eval_set,
-        "n_train": len(train),
-        "n_val": len(val),
-        "n_eval": len(evaluation),
-        "epochs": cfg.epochs,
-        "history": [asdict(r) for r in fit.history],  # NaN becomes null in the store
-        "clean": clean.to_dict(),
-        "roc": roc_curve_micro(logits, evaluation.labels),
-        "attacks": curves,
-        **({"corruptions": natural} if natural is not None else {}),
-        **({"audit": audited} if audited is not None else {}),
-        "checkpoint": f"cells/{cell.id}/model",
-        "seconds": round(time.perf_counter() - start, 3),
-    }
+    row = CellRow(
+        id=cell.id,
+        variant=cell.variant,
+        label=cell.label,
+        model=cell.model.name,
+        model_options=dict(cell.model.options),
+        regime=cell.regime.summary(),
+        natural=_natural(cfg) if cfg.corruptions else None,
+        ema_decay=cfg.ema_decay or None,  # written only when set (0 is off)
+        label_smoothing=cfg.label_smoothing or None,
+        stopped=fit.stopped,
+        fold=cell.fold,
+        seed=cell.seed,
+        data=task.data_source,
+        classes=tuple(data.classes),
+        eval_set=task.eval_set,
+        n_train=len(train),
+        n_val=len(val),
+        n_eval=len(evaluation),
+        epochs=cfg.epochs,
+        history=tuple(fit.history),  # NaN becomes null in the store
+        clean=clean,
+        roc=Roc.from_dict(roc_curve_micro(logits, evaluation.labels)),
+        attacks=tuple(curves),
+        corruptions=natural,
+        audit=audited,
+        checkpoint=f"cells/{cell.id}/model",
+        seconds=round(time.perf_counter() - start, 3),
+    )
     training = {**info, "config": cfg.to_dict(), "epochs_done": len(fit.history)}
     files = model_files(model, training=training, metrics={"clean": clean.to_dict()})
     return CellOutput(row, files)
 
 
-def _natural(cfg: TrainConfig) -> dict[str, Any]:
+def _natural(cfg: TrainConfig) -> dict[str, object]:
     """The corruption-training settings of a config, as a row records them."""
     return {
         "corruptions": list(cfg.corruptions),
@@ -155,7 +154,7 @@ def _natural(cfg: TrainConfig) -> dict[str, Any]:
     }
 
 
-def run_transfer(task: TransferTask, data: EyeDataset) -> dict[str, Any]:
+def run_transfer(task: TransferTask, data: EyeDataset) -> TransferRow:
     """The fold's transferability matrices: examples crafted on each variant, scored on all."""
     if task.threads:
         torch.set_num_threads(task.threads)
@@ -166,16 +165,17 @@ def run_transfer(task: TransferTask, data: EyeDataset) -> dict[str, Any]:
         [{"eps": e} for e in t.eps] if t.eps is not None else [{"snr": s} for s in t.snr or []]
     )
     matrices = [
-        transfer_matrix(
-            models, attacked.images, attacked.labels, t.attack, seed=task.seed, **setting
-        ).to_dict()
+        TransferScores.from_dict(
+            transfer_matrix(
+                models, attacked.images, attacked.labels, t.attack, seed=task.seed, **setting
+            ).to_dict()
+        )
         for setting in settings
     ]
-    return {
-        "kind": "transfer",
-        "id": f"transfer.f{task.fold}.s{task.seed}",
-        "fold": task.fold,
-        "seed": task.seed,
-        "n": len(attacked),
-        "matrices": matrices,
-    }
+    return TransferRow(
+        id=f"transfer.f{task.fold}.s{task.seed}",
+        fold=task.fold,
+        seed=task.seed,
+        n=len(attacked),
+        matrices=tuple(matrices),
+    )

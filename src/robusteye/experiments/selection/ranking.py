@@ -4,17 +4,17 @@ across folds of every metric) and as flat tables: `trials.csv`, `curves.csv`, `r
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from robusteye.experiments.selection.spec import Trial
-from robusteye.io import atomic_path
+from robusteye.io import write_csv
+from robusteye.results import TrialRow
 
 #: per-fold metrics of a trial row (the objective last); ranked by mean and std across folds
 METRICS = (
@@ -30,13 +30,9 @@ METRICS = (
 )
 
 
-def fold_stats(rows: Sequence[dict[str, Any]], metric: str) -> dict[str, Any]:
+def fold_stats(rows: Sequence[TrialRow], metric: str) -> dict[str, Any]:
     values = [
-        float(v)
-        for r in rows
-        if (v := (r.get("seconds") if metric == "seconds" else r["metrics"].get(metric)))
-        is not None
-        and math.isfinite(float(v))
+        float(v) for r in rows if (v := r.value(metric)) is not None and math.isfinite(float(v))
     ]
     if not values:
         return {"mean": None, "std": None, "n": 0}
@@ -45,25 +41,25 @@ def fold_stats(rows: Sequence[dict[str, Any]], metric: str) -> dict[str, Any]:
     return {"mean": float(arr.mean()), "std": std, "n": int(arr.size)}
 
 
-def rank_trials(rows: Sequence[dict[str, Any]], trials: Sequence[Trial]) -> list[dict[str, Any]]:
+def rank_trials(rows: Sequence[TrialRow], trials: Sequence[Trial]) -> list[dict[str, Any]]:
     """Each trial at the furthest rung it reached: mean and std across folds of every metric,
     best first (furthest rung, then mean objective, then lower std)."""
     ranking = []
     for t in trials:
-        mine = [r for r in rows if r["trial"] == t.id]
+        mine = [r for r in rows if r.trial == t.id]
         if not mine:
             continue
-        epochs = max(r["epochs"] for r in mine)
-        final = [r for r in mine if r["epochs"] == epochs]
+        epochs = max(r.epochs for r in mine)
+        final = [r for r in mine if r.epochs == epochs]
         stats = {m: fold_stats(final, m) for m in METRICS}
         ranking.append(
             {
                 "trial": t.id,
                 "params": t.params,
                 "epochs": epochs,
-                "rung": max(r["rung"] for r in final),
-                "max_epochs": final[0]["max_epochs"],
-                "completed": epochs >= final[0]["max_epochs"],
+                "rung": max(r.rung for r in final),
+                "max_epochs": final[0].max_epochs,
+                "completed": epochs >= final[0].max_epochs,
                 "folds": len(final),
                 "metrics": stats,
             }
@@ -80,31 +76,31 @@ def rank_trials(rows: Sequence[dict[str, Any]], trials: Sequence[Trial]) -> list
 
 
 def write_tables(
-    out: Path, rows: list[dict[str, Any]], ranking: list[dict[str, Any]], trials: Sequence[Trial]
+    out: Path, rows: list[TrialRow], ranking: list[dict[str, Any]], trials: Sequence[Trial]
 ) -> None:
     keys = list(dict.fromkeys(k for t in trials for k in t.params))
     by_trial = {t.id: t for t in trials}
-    ordered = sorted(rows, key=lambda r: (by_trial[r["trial"]].index, r["epochs"], r["fold"]))
+    ordered = sorted(rows, key=lambda r: (by_trial[r.trial].index, r.epochs, r.fold))
     flat = [
         {
-            "trial": r["trial"],
-            "fold": r["fold"],
-            "rung": r["rung"],
-            "epochs": r["epochs"],
-            **{k: r["params"].get(k) for k in keys},
-            **{k: r["metrics"].get(k) for k in METRICS if k != "seconds"},
-            "val_loss": r["metrics"].get("loss"),
-            "seconds": r.get("seconds"),
+            "trial": r.trial,
+            "fold": r.fold,
+            "rung": r.rung,
+            "epochs": r.epochs,
+            **{k: r.params.get(k) for k in keys},
+            **{k: r.value(k) for k in METRICS if k != "seconds"},
+            "val_loss": r.metrics.loss,
+            "seconds": r.seconds,
         }
         for r in ordered
     ]
-    _write_csv(out / "trials.csv", flat)
+    write_csv(out / "trials.csv", flat)
     curves = [
-        {"trial": r["trial"], "fold": r["fold"], "rung": r["rung"], **epoch}
+        {"trial": r.trial, "fold": r.fold, "rung": r.rung, **asdict(epoch)}
         for r in ordered
-        for epoch in r["history"]
+        for epoch in r.history
     ]
-    _write_csv(out / "curves.csv", curves)
+    write_csv(out / "curves.csv", curves)
     table = []
     for e in ranking:
         entry: dict[str, Any] = {
@@ -119,23 +115,4 @@ def write_tables(
             entry[f"{m}_mean"] = e["metrics"][m]["mean"]
             entry[f"{m}_std"] = e["metrics"][m]["std"]
         table.append(entry)
-    _write_csv(out / "ranking.csv", table)
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_value(v) for k, v in row.items()})
-    with atomic_path(path) as tmp:
-        tmp.write_text(buffer.getvalue(), encoding="utf-8")
-
-
-def _csv_value(v: Any) -> Any:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return v
+    write_csv(out / "ranking.csv", table)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from robusteye.experiments.trainspec import (
     write_train_spec,
 )
 from robusteye.io import write_json
+from robusteye.results import Row, TrialRow
 
 WINNER_SPEC = "winner.yaml"
 WINNER_DIR = "winner"
@@ -63,7 +64,7 @@ class SelectFold:
 @dataclass(frozen=True)
 class SelectResult:
     out: Path
-    rows: list[dict[str, Any]]
+    rows: list[TrialRow]
     ranking: list[dict[str, Any]]
     winner: dict[str, Any] | None
     ran: int
@@ -101,7 +102,7 @@ def run_selection(
     ds = data if data is not None else load_dataset(spec.data)
     folds, splits = selection_folds(ds, spec)  # before the folder: a bad source leaves nothing
     with open_run(out, spec.to_dict(), splits) as store:  # one run per folder
-        done = {row["id"] for row in store.rows()}
+        done = {row.id for row in store.rows()}
         if done:
             log(f"resuming: {len(done)} trial-fold task(s) already done in {out}")
         ran = skipped = 0
@@ -129,7 +130,7 @@ def run_selection(
                     ran += 1
                 if rung == n_rungs - 1:
                     break
-                rows = [r for r in store.rows() if r["id"] in {t.id for t in tasks}]
+                rows = _trials(r for r in store.rows() if r.id in {t.id for t in tasks})
                 keep = _promote(spec, alive, rows)
                 for t in alive:
                     if t not in keep:
@@ -138,7 +139,7 @@ def run_selection(
                     log(f"halving: {len(keep)} of {len(alive)} trial(s) go on")
                 alive = keep
         shutil.rmtree(out / "trials", ignore_errors=True)
-        rows = [r for r in store.rows() if r.get("kind") == "trial"]
+        rows = _trials(store.rows())
         ranking = rank_trials(rows, trials)
         write_tables(out, rows, ranking, trials)
         winner = None
@@ -209,10 +210,14 @@ def _plan_size(spec: SelectSpec, trials: Sequence[Trial]) -> int:
     return total
 
 
-def _promote(spec: SelectSpec, alive: list[Trial], rows: list[dict[str, Any]]) -> list[Trial]:
+def _trials(rows: Iterable[Row]) -> list[TrialRow]:
+    return [r for r in rows if isinstance(r, TrialRow)]
+
+
+def _promote(spec: SelectSpec, alive: list[Trial], rows: list[TrialRow]) -> list[Trial]:
     """The best ceil(n / eta) trials of a rung by mean objective (ties: lower std, then order)."""
     assert spec.search.halving is not None
-    scores = {t.id: fold_stats([r for r in rows if r["trial"] == t.id], "objective") for t in alive}
+    scores = {t.id: fold_stats([r for r in rows if r.trial == t.id], "objective") for t in alive}
     order = sorted(alive, key=lambda t: (-scores[t.id]["mean"], scores[t.id]["std"], t.index))
     keep = order[: max(1, math.ceil(len(alive) / spec.search.halving.eta))]
     return sorted(keep, key=lambda t: t.index)
@@ -256,10 +261,10 @@ def _winner(
     }
 
 
-def _trial_line(row: dict[str, Any]) -> str:
-    m = row["metrics"]
-    robust = "" if m["robust_accuracy"] is None else f", robust {m['robust_accuracy']:.3f}"
+def _trial_line(row: TrialRow) -> str:
+    m = row.metrics
+    robust = "" if m.robust_accuracy is None else f", robust {m.robust_accuracy:.3f}"
     return (
-        f"{row['id']}: objective {m['objective']:.3f} (clean {m['accuracy']:.3f}{robust}) "
-        f"({row['seconds']:.0f} s)"
+        f"{row.id}: objective {m.objective:.3f} (clean {m.accuracy:.3f}{robust}) "
+        f"({row.seconds:.0f} s)"
     )

@@ -6,7 +6,7 @@ picklable task, so it runs the same in-process, in worker processes and on Ray."
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,9 @@ from robusteye.data import EyeDataset
 from robusteye.evaluate import classification_metrics, predict_logits
 from robusteye.experiments.scoring import attack_curve
 from robusteye.experiments.selection.spec import Objective
+from robusteye.results import TrialMetrics, TrialRow
 from robusteye.train.config import TrainConfig
-from robusteye.train.split import train_on_split
+from robusteye.train.split import SplitRequest, train_on_split
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,13 @@ def row_id(trial: str, fold: int, epochs: int) -> str:
     return f"{trial}.f{fold}.e{epochs}"
 
 
-def run_trial(task: TrialTask, data: EyeDataset) -> dict[str, Any]:
+def run_trial(task: TrialTask, data: EyeDataset) -> TrialRow:
     """Train one trial on one fold up to `task.until` epochs (resuming), then score it."""
     start = time.perf_counter()
     if task.threads:
         torch.set_num_threads(task.threads)
     cfg = task.config
-    done = train_on_split(
+    request = SplitRequest(
         data,
         task.train_idx,
         task.val_idx,
@@ -65,44 +66,43 @@ def run_trial(task: TrialTask, data: EyeDataset) -> dict[str, Any]:
         until=task.until,
         training_info={"trial": task.trial, "fold": task.fold},
     )
+    done = train_on_split(request)
     fit, train, val = done.fit, done.train, done.val
     model = fit.scored.eval()
     clean = classification_metrics(predict_logits(model, val.images), val.labels, data.classes)
     robust, robust_snr = None, None
     attack = task.objective.attack_eval()
     if attack is not None:
-        curve = attack_curve(model, data, task.attack_idx, attack, cfg.seed)
-        point = curve["points"][0]
-        robust, robust_snr = point["metrics"]["accuracy"], point["snr_db"]
+        point = attack_curve(model, data, task.attack_idx, attack, cfg.seed).points[0]
+        robust, robust_snr = point.metrics.accuracy, point.snr_db
     last = fit.history[-1]
-    metrics = {
-        "objective": task.objective.value(clean.accuracy, robust),
-        "accuracy": clean.accuracy,
-        "robust_accuracy": robust,
-        "robust_snr_db": robust_snr,
-        "macro_f1": clean.macro_f1,
-        "roc_auc_macro": clean.roc_auc_macro,
-        "loss": clean.loss,
-        "train_loss": last.train_loss,
-        "train_acc": last.train_acc,
-    }
-    return {
-        "kind": "trial",
-        "id": task.id,
-        "trial": task.trial,
-        "params": task.params,
-        "model": task.model,
-        "model_options": task.model_options,
-        "fold": task.fold,
-        "rung": task.rung,
-        "epochs": len(fit.history),
-        "max_epochs": cfg.epochs,
-        "n_train": len(train),
-        "n_val": len(val),
-        "n_attacked": int(min(len(task.attack_idx), attack.limit or len(task.attack_idx)))
+    metrics = TrialMetrics(
+        objective=task.objective.value(clean.accuracy, robust),
+        accuracy=clean.accuracy,
+        robust_accuracy=robust,
+        robust_snr_db=robust_snr,
+        macro_f1=clean.macro_f1,
+        roc_auc_macro=clean.roc_auc_macro,
+        loss=clean.loss,
+        train_loss=last.train_loss,
+        train_acc=last.train_acc,
+    )
+    return TrialRow(
+        id=task.id,
+        trial=task.trial,
+        params=task.params,
+        model=task.model,
+        model_options=task.model_options,
+        fold=task.fold,
+        rung=task.rung,
+        epochs=len(fit.history),
+        max_epochs=cfg.epochs,
+        n_train=len(train),
+        n_val=len(val),
+        n_attacked=int(min(len(task.attack_idx), attack.limit or len(task.attack_idx)))
         if attack is not None
         else 0,
-        "metrics": metrics,
-        "history": [asdict(r) for r in fit.history],
-        "seconds": round(time.perf_counter() - start, 3),
-    }
+        metrics=metrics,
+        history=tuple(fit.history),
+        seconds=round(time.perf_counter() - start, 3),
+    )
