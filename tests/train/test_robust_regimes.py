@@ -17,6 +17,7 @@ from robusteye.evaluate import predict_logits
 from robusteye.models import create_model, load_model
 from robusteye.train import RegimeConfig, TrainConfig, Trainer
 from robusteye.train.curves import CURVE_FIELDS, EpochRecord
+from robusteye.train.guard import RobustGuard
 from robusteye.train.regimes import adversarial_batch, regime_loss, trades_loss
 from tests.conftest import make_dataset
 
@@ -220,22 +221,23 @@ def test_the_guard_tells_a_collapse_from_a_noisy_epoch():
     at a high learning rate, measured: 0.520 to 0.316 robust with 0.954 to 0.901 clean), nor
     one that a rise in clean accuracy explains (a model leaving its near-constant start). A
     fall of more than 0.2 within one epoch beyond the clean move is one."""
-    trainer = Trainer(_wrn(4), TrainConfig(regime=RegimeConfig(kind="adversarial")))
+    cfg = TrainConfig(regime=RegimeConfig(kind="adversarial"))
+    guard = RobustGuard(cfg, torch.device("cpu"))
     history = [_record(i + 1, a) for i, a in enumerate([0.6, 0.3, 0.33, 0.43, 0.41, 0.37])]
     nan = math.nan
-    assert not trainer._collapsed(history, 0.22, nan)  # 0.21 below the best, 0.15 the last
-    assert trainer._collapsed(history, 0.16, nan)  # 0.21 below the last epoch: collapsed
-    assert not trainer._collapsed(history[:2], 0.05, nan)  # the first epochs do not count
+    assert not guard.collapsed(history, 0.22, nan)  # 0.21 below the best, 0.15 the last
+    assert guard.collapsed(history, 0.16, nan)  # 0.21 below the last epoch: collapsed
+    assert not guard.collapsed(history[:2], 0.05, nan)  # the first epochs do not count
     noisy = [*history[:3], _record(4, 0.520, clean=0.954)]
-    assert not trainer._collapsed(noisy, 0.316, 0.901)  # 0.204 - 0.053 = 0.151
-    assert trainer._collapsed(noisy, 0.05, 0.96)  # clean held, robust gone: the collapse
-    assert trainer._collapsed(noisy, 0.25, 0.95)  # 0.27 - 0.004 beyond the clean move
+    assert not guard.collapsed(noisy, 0.316, 0.901)  # 0.204 - 0.053 = 0.151
+    assert guard.collapsed(noisy, 0.05, 0.96)  # clean held, robust gone: the collapse
+    assert guard.collapsed(noisy, 0.25, 0.95)  # 0.27 - 0.004 beyond the clean move
     # a near-constant first counted epoch, then real learning (measured: SiLU, seed 1,
     # U[0.001, 0.048]): 0.27 fall, 0.09 clean gain; 0.18 is within the guard's 0.2
     early = [_record(1, 0.60, 0.60), _record(2, 0.50, 0.70), _record(3, 0.59, clean=0.77)]
-    assert not trainer._collapsed(early, 0.32, 0.86)
-    assert trainer._collapsed(early, 0.02, 0.82)  # a collapse with clean rising is still one
-    assert trainer._collapsed(early, 0.30, 0.77)  # the same fall at a steady clean accuracy
+    assert not guard.collapsed(early, 0.32, 0.86)
+    assert guard.collapsed(early, 0.02, 0.82)  # a collapse with clean rising is still one
+    assert guard.collapsed(early, 0.30, 0.77)  # the same fall at a steady clean accuracy
 
 
 def test_resuming_without_the_average_it_needs_is_refused(tmp_path):

@@ -1,8 +1,8 @@
 """`robusteye train`: one model, one regime, one data source; writes a checkpoint folder.
 
-Over 300 lines because it declares the verb's forty-odd options; their mapping onto a
-training spec's fields for `--spec` lives in `cli/train_spec.py`, what they do in
-`robusteye.train`.
+Over 300 lines because it declares the verb's forty-odd options; their one mapping onto a
+training spec's fields (`TRAIN_FLAGS`, read by the plain flags and by `--spec`) lives in
+`cli/train_spec.py`, what they do in `robusteye.train`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,29 @@ import click
 
 from robusteye.attacks import ATTACKS, attack_names
 from robusteye.cli.options import data_options, device_option, open_source, progress_option
-from robusteye.cli.train_spec import parse_adv_eps, parse_model_options, train_spec
-from robusteye.corruptions import parse_corruptions
+from robusteye.cli.table import echo
+from robusteye.cli.train_spec import fields_under, flag_fields, train_spec
 from robusteye.errors import UsageError
 from robusteye.models import check_model_options, list_models
-from robusteye.train import REGIMES, RegimeConfig, TrainConfig
+from robusteye.train import REGIMES, TrainConfig
 from robusteye.train.config import SCHEDULES
 from robusteye.train.run import TrainJob, run_job
+
+
+class RegimeChoice(click.Choice):
+    """`--regime`: the regimes registered when the command runs (`REGIMES`), so that a
+    regime registered after this module was imported is a choice too."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(REGIMES)
+
+    @choices.setter
+    def choices(self, _: Any) -> None:
+        pass
 
 
 @click.command()
@@ -51,7 +67,7 @@ from robusteye.train.run import TrainJob, run_job
     show_default=True,
     help="Data source (synthetic, folder, npz, pz).",
 )
-@click.option("--regime", type=click.Choice(REGIMES), default="standard", show_default=True)
+@click.option("--regime", type=RegimeChoice(), default="standard", show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder.")
 @click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
@@ -247,33 +263,15 @@ def train(
     ctx: click.Context,
     spec_path: str | None,
     model_name: str | None,
-    model_option: tuple[str, ...],
     source: str,
-    regime: str,
     out: str,
-    test_fraction: float,
-    perturbation: str,
-    eps: float,
-    percent: float,
-    source_ckpt: str | None,
-    adv_fraction: float,
-    adv_eps: str,
-    adv_attack: str,
-    pgd_steps: int,
-    beta: float,
-    eps_warmup: int,
-    overfit_drop: float,
-    cert_radius: float,
-    temperature: float,
-    corruptions: str | None,
-    split_seed: int | None,
     resume: bool,
     progress: bool,
     label_map: tuple[str, ...],
     manifest: str | None,
     person_regex: str | None,
     classes: str | None,
-    **train_options: Any,
+    **_: Any,
 ) -> None:
     """Train MODEL on a data source in a regime; writes OUT/{best,last}, curves and metrics."""
     if spec_path is not None:
@@ -283,29 +281,16 @@ def train(
         raise UsageError("give --model (or --spec)")
     if model_name not in list_models():
         raise UsageError(f"unknown model {model_name!r} (known: {', '.join(list_models())})")
-    model_options = parse_model_options(model_option)
+    fields = flag_fields(ctx.params)  # the training spec's fields, every flag given or not
+    model_options = fields_under(fields, "model.options.")
     check_model_options(model_name, model_options)  # before any output
-    lo_hi, choices = parse_adv_eps(adv_eps)
-    reg = RegimeConfig(
-        kind=regime,
-        perturbation=perturbation,
-        eps=eps,
-        percent=percent,
-        source=source_ckpt,
-        fraction=adv_fraction,
-        attack=adv_attack,
-        eps_min=lo_hi[0],
-        eps_max=lo_hi[1],
-        eps_choices=choices,
-        pgd_steps=pgd_steps,
-        beta=beta,
-        eps_warmup=eps_warmup,
-        overfit_drop=overfit_drop,
-        radius=cert_radius,
-        temperature=temperature,
-    )
-    names = () if corruptions is None else parse_corruptions(corruptions)
-    config = TrainConfig(regime=reg, corruptions=names, **train_options)
+    training = {
+        **fields_under(fields, "train."),
+        "regime": fields_under(fields, "train.regime."),
+        "seed": fields["seed"],
+        "device": ctx.params["device"],
+    }
+    config = TrainConfig.from_dict(training)
     ds = open_source(source, label_map, manifest, person_regex, classes)
     job = TrainJob(
         model_name,
@@ -313,11 +298,12 @@ def train(
         config,
         Path(out),
         model_overrides=model_options or None,
-        test_fraction=test_fraction,
-        split_seed=split_seed,
+        test_fraction=fields["holdout"],
+        split_seed=fields["split_seed"],
     )
+    regime, names = config.regime.kind, config.corruptions
     extra = f", corrupting {config.corruption_p:g} of each batch" if names else ""
-    click.echo(
+    echo(
         f"training {model_name} ({regime}{extra}) on {len(ds)} images of {source} -> {out}",
         err=True,
     )
@@ -325,14 +311,14 @@ def train(
     def on_epoch(r: Any) -> None:
         robust = f"  val_robust {r.val_robust_acc:.4f}" if math.isfinite(r.val_robust_acc) else ""
         ema = f"  ema_val {r.ema_val_acc:.4f}" if math.isfinite(r.ema_val_acc) else ""
-        click.echo(
+        echo(
             f"epoch {r.epoch:>3}/{config.epochs}  lr {r.lr:.4g}  loss {r.train_loss:.4f}"
             f"  acc {r.train_acc:.4f}  val_loss {r.val_loss:.4f}  val_acc {r.val_acc:.4f}"
             f"{robust}{ema}  {r.seconds:.1f}s",
             err=True,
         )
         if r.collapsed:
-            click.echo(
+            echo(
                 f"catastrophic overfitting at epoch {r.epoch}: PGD validation accuracy fell "
                 f"to {r.val_robust_acc:.4f}; rolled back to epoch {r.epoch - 1} and stopped",
                 err=True,
@@ -343,35 +329,35 @@ def train(
         resume=resume,
         progress=progress,
         on_epoch=on_epoch,
-        log=lambda s: click.echo(s, err=True),
+        log=lambda s: echo(s, err=True),
     )
     fit = result.fit
     val = fit.val_metrics
-    click.echo(
+    echo(
         f"done: {len(fit.history)} epochs, best epoch {fit.best_epoch}"
         + (f", val accuracy {val.accuracy:.4f}" if val else "")
     )
     if result.test_metrics is not None:
         t = result.test_metrics
-        click.echo(
+        echo(
             f"test ({t.n} images of {len(result.splits['test'])} held-out persons): "
             f"accuracy {t.accuracy:.4f}  macro F1 {t.macro_f1:.4f}  "
-            f"ROC-AUC {t.roc_auc_macro if t.roc_auc_macro is not None else '-'}"
+            f"ROC-AUC {'-' if t.roc_auc_macro is None else f'{t.roc_auc_macro:.4f}'}"
         )
     if fit.stopped is not None:
-        click.echo(
+        echo(
             f"stopped at epoch {fit.stopped}: catastrophic overfitting (PGD validation accuracy "
             "collapsed); last/ holds the epoch before"
         )
     if fit.ema_metrics is not None:
-        click.echo(f"weight average: val accuracy {fit.ema_metrics.accuracy:.4f}")
+        echo(f"weight average: val accuracy {fit.ema_metrics.accuracy:.4f}")
     if result.ema_test_metrics is not None:
         t = result.ema_test_metrics
-        click.echo(f"weight average on the held-out persons: accuracy {t.accuracy:.4f}")
+        echo(f"weight average on the held-out persons: accuracy {t.accuracy:.4f}")
     best = (
         "best robust validation"
         if config.regime.attacks_model and config.robust_val
         else ("best validation")
     )
     ema = f", {out}/ema (weight average)" if config.ema_decay > 0 else ""
-    click.echo(f"checkpoints: {out}/last (final), {out}/best ({best}){ema}")
+    echo(f"checkpoints: {out}/last (final), {out}/best ({best}){ema}")

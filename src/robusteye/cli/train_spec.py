@@ -1,18 +1,21 @@
-"""`robusteye train --spec FILE`: a training spec, with the flags given beside it as
-overrides (timm's rule: the YAML gives the defaults, flags override them), and the mapping of
-`robusteye train`'s flags onto the spec's fields."""
+"""The one map of `robusteye train`'s flags onto a training spec's fields (`TRAIN_FLAGS`), and
+`robusteye train --spec FILE`: a training spec, with the flags given beside it as overrides
+(timm's rule: the YAML gives the defaults, flags override them)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import click
 import yaml
 
-from robusteye.cli.table import parse_floats
+from robusteye.cli.table import echo, parse_floats
 from robusteye.corruptions import parse_corruptions
 from robusteye.errors import UsageError
 from robusteye.experiments.trainspec import load_train_spec, train_from_spec
+from robusteye.models import DATA_OWNED_OPTIONS
 
 
 def parse_adv_eps(text: str) -> tuple[tuple[float, float], tuple[float, ...]]:
@@ -34,7 +37,7 @@ def parse_model_options(values: tuple[str, ...]) -> dict[str, Any]:
             raise UsageError(f"--model-option wants KEY=VALUE, got {text!r}")
         if key in options:
             raise UsageError(f"--model-option {key} given twice")
-        if key in ("classes", "in_channels", "mean", "std"):
+        if key in DATA_OWNED_OPTIONS:
             raise UsageError(f"--model-option {key}: set by the data, not an option")
         try:
             value = yaml.safe_load(raw)
@@ -46,69 +49,96 @@ def parse_model_options(values: tuple[str, ...]) -> dict[str, Any]:
     return options
 
 
-#: flags that are the spec's `train` fields, as `robusteye train` names them
-_TRAIN_FLAGS = {
-    "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "momentum": "momentum",
-    "nesterov": "nesterov", "weight_decay": "weight_decay", "schedule": "schedule",
-    "step_size": "step_size", "augment": "augment", "hflip": "hflip",
-    "channels_last": "channels_last",
-    "corruption_p": "corruption_p", "corruption_max_severity": "corruption_max_severity",
-    "ema_decay": "ema_decay", "label_smoothing": "label_smoothing", "robust_val": "robust_val",
+@dataclass(frozen=True)
+class Flag:
+    """Where one flag of `robusteye train` goes: the training-spec field it sets (dotted, as
+    `TrainSpec.override` takes it: `train.regime.eps`; None for none), how its value becomes
+    fields where it is not one field's value, and why it cannot be given beside --spec."""
+
+    field: str | None
+    convert: Callable[[Any], dict[str, Any]] | None = None
+    refused: str = ""
+
+    def fields(self, value: Any) -> dict[str, Any]:
+        if self.convert is not None:
+            return self.convert(value)
+        return {} if self.field is None else {self.field: value}
+
+
+def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
+    return {f"model.options.{k}": v for k, v in parse_model_options(values).items()}
+
+
+def _corruptions(text: str | None) -> dict[str, Any]:
+    return {"train.corruptions": [] if text is None else list(parse_corruptions(text))}
+
+
+def _adv_eps(text: str) -> dict[str, Any]:
+    (lo, hi), choices = parse_adv_eps(text)
+    regime = "train.regime."
+    return {f"{regime}eps_min": lo, f"{regime}eps_max": hi, f"{regime}eps_choices": list(choices)}
+
+
+_DATA = "a spec's data is one source string"
+
+#: every flag of `robusteye train` that sets a field of the training (its click parameter
+#: name -> `Flag`), in the order a spec's overrides are listed: the one map both the plain
+#: flags (every flag, given or not) and --spec (the flags given beside it) read
+TRAIN_FLAGS: dict[str, Flag] = {
+    "model_name": Flag("model"),
+    "model_option": Flag("model.options", _model_options),
+    "split_seed": Flag("split_seed"),
+    "seed": Flag("seed"),
+    "test_fraction": Flag("holdout"),
+    **{name: Flag(f"train.{name}") for name in (
+        "epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay", "schedule",
+        "step_size", "augment", "hflip", "channels_last", "corruption_p",
+        "corruption_max_severity", "ema_decay", "label_smoothing", "robust_val",
+    )},
+    "corruptions": Flag("train.corruptions", _corruptions),
+    **{name: Flag(f"train.regime.{key}") for name, key in (
+        ("regime", "kind"), ("perturbation", "perturbation"), ("eps", "eps"),
+        ("percent", "percent"), ("source_ckpt", "source"), ("adv_fraction", "fraction"),
+        ("adv_attack", "attack"), ("cert_radius", "radius"), ("temperature", "temperature"),
+        ("pgd_steps", "pgd_steps"), ("beta", "beta"), ("eps_warmup", "eps_warmup"),
+        ("overfit_drop", "overfit_drop"),
+    )},
+    "adv_eps": Flag("train.regime.eps_min", _adv_eps),  # also eps_max and eps_choices
+    "val_fraction": Flag(
+        "train.val_fraction",
+        refused="a training spec keeps the last epoch and has no validation split",
+    ),
+    "tensorboard": Flag("train.tensorboard", refused="a training spec run logs curves.csv only"),
+    **{name: Flag(None, refused=_DATA) for name in ("label_map", "manifest", "person_regex",
+                                                     "classes")},
 }  # fmt: skip
-#: flags that are regime fields
-_REGIME_FLAGS = {
-    "regime": "kind", "perturbation": "perturbation", "eps": "eps", "percent": "percent",
-    "source_ckpt": "source", "adv_fraction": "fraction", "adv_attack": "attack",
-    "cert_radius": "radius", "temperature": "temperature", "pgd_steps": "pgd_steps",
-    "beta": "beta", "eps_warmup": "eps_warmup", "overfit_drop": "overfit_drop",
-}  # fmt: skip
-#: flags a training spec has no place for
-_NOT_WITH_SPEC = {
-    "val_fraction": "a training spec keeps the last epoch and has no validation split",
-    "tensorboard": "a training spec run logs curves.csv only",
-    "label_map": "a spec's data is one source string",
-    "manifest": "a spec's data is one source string",
-    "person_regex": "a spec's data is one source string",
-    "classes": "a spec's data is one source string",
-}
+
+
+def flag_fields(params: Mapping[str, Any], names: Collection[str] | None = None) -> dict[str, Any]:
+    """The training-spec fields (dotted keys, in `TRAIN_FLAGS` order) that the flags `names`
+    (default: all) set to their values in `params`."""
+    out: dict[str, Any] = {}
+    for name, flag in TRAIN_FLAGS.items():
+        if names is None or name in names:
+            out.update(flag.fields(params[name]))
+    return out
+
+
+def fields_under(fields: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The fields directly under `prefix` (`train.`: the training's, not its regime's)."""
+    n = len(prefix)
+    return {k[n:]: v for k, v in fields.items() if k.startswith(prefix) and "." not in k[n:]}
 
 
 def spec_overrides(ctx: click.Context) -> dict[str, Any]:
     """The flags given on the command line beside --spec, as the spec fields they set
     (timm's rule: the YAML gives the defaults, flags override them)."""
-    given = {
-        name: ctx.params[name]
-        for name in ctx.params
-        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-    }
-    for name, why in _NOT_WITH_SPEC.items():
-        if name in given:
-            flag = "--" + name.replace("_", "-")
-            raise UsageError(f"{flag} cannot be combined with --spec ({why})")
-    out: dict[str, Any] = {}
-    if "model_name" in given:
-        out["model"] = given["model_name"]
-    for key, value in parse_model_options(given.get("model_option", ())).items():
-        out[f"model.options.{key}"] = value
-    if "split_seed" in given:
-        out["split_seed"] = given["split_seed"]
-    if "seed" in given:
-        out["seed"] = given["seed"]
-    if "test_fraction" in given:
-        out["holdout"] = given["test_fraction"]
-    for name, key in _TRAIN_FLAGS.items():
-        if name in given:
-            out[f"train.{key}"] = given[name]
-    if "corruptions" in given:
-        out["train.corruptions"] = list(parse_corruptions(given["corruptions"]))
-    for name, key in _REGIME_FLAGS.items():
-        if name in given:
-            out[f"train.regime.{key}"] = given[name]
-    if "adv_eps" in given:
-        (lo, hi), choices = parse_adv_eps(given["adv_eps"])
-        out["train.regime.eps_min"], out["train.regime.eps_max"] = lo, hi
-        out["train.regime.eps_choices"] = list(choices)
-    return out
+    given = [name for name in ctx.params if _given(ctx, name)]
+    for name, flag in TRAIN_FLAGS.items():
+        if flag.refused and name in given:
+            flag_name = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag_name} cannot be combined with --spec ({flag.refused})")
+    return flag_fields(ctx.params, given)
 
 
 def train_spec(ctx: click.Context, path: str, out: str, resume: bool, progress: bool) -> None:
@@ -116,32 +146,32 @@ def train_spec(ctx: click.Context, path: str, out: str, resume: bool, progress: 
     source = ctx.params["source"] if _given(ctx, "source") else None
     spec = load_train_spec(path, data=source).override(overrides)
     shown = "".join(f", {k}={v}" for k, v in overrides.items())
-    click.echo(f"training {spec.model.name} from {path}{shown} on {spec.data} -> {out}", err=True)
+    echo(f"training {spec.model.name} from {path}{shown} on {spec.data} -> {out}", err=True)
     result = train_from_spec(
         spec,
         out,
         device=ctx.params["device"],
         resume=resume,
         progress=progress,
-        log=lambda s: click.echo(s, err=True),
+        log=lambda s: echo(s, err=True),
     )
     fit = result.job.fit
-    click.echo(f"done: {len(fit.history)} epochs")
+    echo(f"done: {len(fit.history)} epochs")
     evaluation = result.evaluation
     if evaluation is not None:
         clean = evaluation["clean"]
-        click.echo(
+        echo(
             f"hold-out ({evaluation['n']} images of {evaluation['persons']} persons): "
             f"accuracy {clean['accuracy']:.4f}  macro F1 {clean['macro_f1']:.4f}"
         )
         for curve in evaluation["attacks"]:
             for point in curve["points"]:
-                click.echo(
+                echo(
                     f"  {curve['attack']} eps {point['eps']:.4g}"
                     + (f" ({point['snr_db']:.1f} dB)" if point["snr_db"] is not None else "")
                     + f": accuracy {point['metrics']['accuracy']:.4f}"
                 )
-    click.echo(
+    echo(
         f"checkpoint: {out}/last; spec as run: {out}/spec.yaml; "
         f"hold-out figures: {out}/evaluation.json"
     )

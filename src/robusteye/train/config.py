@@ -3,8 +3,9 @@
 Defaults are the study's: SGD lr 0.1, momentum 0.9, x0.1 every 10 epochs, 50 epochs, batch 64,
 weight decay 1e-4, rotation +-10 deg and shifts +-5/32.
 
-Over 300 lines because `RegimeConfig` documents and checks the fields of all seven regimes in
-one place, so that a grid spec, the command line and a checkpoint's config share one rule.
+`RegimeConfig` holds the parameters of every regime, so that a grid spec, the command line
+and a checkpoint's config share one form and one rule per field; what a regime does with
+them, and which are its own, is its object in `robusteye.train.regimes` (`REGIMES`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from robusteye.attacks.registry import ATTACKS, attack_names
 from robusteye.corruptions import MAX_SEVERITY, parse_corruptions
 from robusteye.devices import parse_device
 from robusteye.errors import UsageError
+from robusteye.train.regimes.base import Regime
+from robusteye.train.regimes.registry import REGIMES, get_regime
 
-REGIMES = ("standard", "augment", "adversarial", "certified", "pgd", "trades", "fgsm-rs")
-#: regimes that attack the current model during training (the robust check watches them)
-ATTACK_REGIMES = ("adversarial", "pgd", "trades", "fgsm-rs")
+__all__ = ["REGIMES", "SCHEDULES", "RegimeConfig", "TrainConfig"]
+
 SCHEDULES = ("step", "cosine", "constant", "onecycle")
 
 
@@ -31,37 +33,22 @@ def _check(cond: bool, message: str) -> None:
 
 @dataclass(frozen=True)
 class RegimeConfig:
-    """How training data is perturbed.
+    """A training regime (`kind`, one of `REGIMES`) and its parameters; each regime reads
+    its own (`Regime.fields`, documented in its module) and ignores the others.
 
-    - `standard`: clean data only.
-    - `augment` (aim 1): `percent`% of the training set perturbed once by `perturbation`
-      (any attack of `ATTACKS`: "fgsm" from `source` or a standard model trained first, or
-      "noise", which needs no model) at `eps`, added with
-      the true labels; then training from scratch.
-    - `adversarial` (aim 2): in every batch a `fraction` of the examples is replaced by
-      `attack` examples (a gradient attack of `ATTACKS`, `pgd_steps` steps where it takes
-      steps) crafted on the current model, eps per example uniform in
-      [`eps_min`, `eps_max`] (or drawn from `eps_choices` when given).
-    - `certified`: clean data, and the Lipschitz-margin loss (Tsuzuku et al. 2018): cross
-      entropy on `(z - sqrt(2) radius e_y) / temperature`, which pushes each margin beyond
-      what certifies the L2 `radius`; for models that are 1-Lipschitz by construction
-      (`lipschitz_cnn`), where the margin is the certificate. The defaults (radius 0.2,
-      temperature 0.1) are the recipe measured best on real eyes at 36/255 (README).
-    - `pgd` (Madry et al. 2018): every example replaced by the last iterate of `pgd_steps`
-      L-inf PGD steps of 2.5 `eps` / steps from a random start, at `eps`.
-    - `trades` (Zhang et al. 2019): cross entropy on the clean batch plus `beta` times the KL
-      divergence between the clean and the adversarial prediction, the adversarial point the
-      maximiser of that KL found by `pgd_steps` L-inf steps in the `eps` ball.
-    - `fgsm-rs` (Wong et al. 2020, "Fast is better than free"): one FGSM step of 1.25 `eps`
-      from a uniform random start in the ball, projected back; fast, and prone to
-      catastrophic overfitting, which the robust check detects (`overfit_drop`).
+    - `perturbation`, `eps`, `percent`, `source`: aim 1's added examples (`augment`); `eps`
+      is also the training eps of `pgd`, `trades` and `fgsm-rs`.
+    - `fraction`, `attack`, `eps_min`, `eps_max`, `eps_choices`: aim 2's batches
+      (`adversarial`); `pgd_steps`: the steps of the training attack where it takes steps.
+    - `radius`, `temperature`: the certified regime's margin loss; `beta`: TRADES' KL weight.
 
-    For the four attack regimes, `eps_warmup` epochs ramp the training eps linearly from 0
-    (per batch), and `overfit_drop` is the guard: when the robust validation accuracy (the
-    trainer's PGD check, `TrainConfig.robust_val`) falls more than this below the previous
-    epoch's, beyond how far clean validation accuracy moved (counting from epoch `guard_from`:
-    after the warm-up and the first two epochs), PGD has collapsed: the trainer says so in
-    the curves, rolls back that epoch and stops (0 turns the guard off).
+    For the attack regimes (`Regime.attacks_model`), `eps_warmup` epochs ramp the training
+    eps linearly from 0 (per batch), and `overfit_drop` is the guard: when the robust
+    validation accuracy (the trainer's PGD check, `TrainConfig.robust_val`) falls more than
+    this below the previous epoch's, beyond how far clean validation accuracy moved
+    (counting from epoch `guard_from`: after the warm-up and the first two epochs), PGD has
+    collapsed: the trainer says so in the curves, rolls back that epoch and stops (0 turns
+    the guard off).
     """
 
     kind: str = "standard"
@@ -82,9 +69,7 @@ class RegimeConfig:
     overfit_drop: float = 0.2
 
     def __post_init__(self) -> None:
-        _check(
-            self.kind in REGIMES, f"regime must be one of {', '.join(REGIMES)}, got {self.kind!r}"
-        )
+        get_regime(self.kind)  # a registered regime, or one line naming them
         _check(
             self.perturbation in ATTACKS,
             f"augment perturbation must be one of {', '.join(ATTACKS)}, got {self.perturbation!r}",
@@ -137,27 +122,24 @@ class RegimeConfig:
         )
 
     @property
+    def definition(self) -> Regime:
+        """The registered regime this config is a point of (what it does, its names)."""
+        return get_regime(self.kind)
+
+    @property
     def needs_source(self) -> bool:
-        """Aim 1 with a perturbation crafted on a model (anything but noise)."""
-        return self.kind == "augment" and ATTACKS[self.perturbation].needs_model
+        """Whether the regime crafts data on a source model first (aim 1 but noise)."""
+        return self.definition.needs_source(self)
 
     @property
     def attacks_model(self) -> bool:
         """Whether training attacks the current model (the adversarial-training regimes)."""
-        return self.kind in ATTACK_REGIMES
-
-    @property
-    def replaces_examples(self) -> bool:
-        """Whether training swaps examples for adversarial ones (`adversarial_batch`): every
-        attack regime but TRADES, which keeps the clean batch and adds a KL term."""
-        return self.attacks_model and self.kind != "trades"
+        return self.definition.attacks_model
 
     @property
     def train_eps(self) -> float | None:
         """The largest eps the regime trains at (what the robust check attacks with)."""
-        if self.kind == "adversarial":
-            return max(self.eps_choices) if self.eps_choices else self.eps_max
-        return self.eps if self.kind in ATTACK_REGIMES else None
+        return self.definition.train_eps(self)
 
     @property
     def guard_from(self) -> int:
@@ -171,26 +153,9 @@ class RegimeConfig:
         """The warm-up's factor on the training eps at (fractional, 0-based) `epoch`."""
         return 1.0 if self.eps_warmup == 0 else min(1.0, epoch / self.eps_warmup)
 
-    def attack_options(self) -> dict[str, Any]:
-        """Options of the adversarial regime's attack: `pgd_steps` where it takes steps, and
-        the last iterate (Madry's training attack) where it would keep the best one."""
-        names = ATTACKS[self.attack].options
-        opts: dict[str, Any] = {"steps": self.pgd_steps} if "steps" in names else {}
-        return {**opts, "best": False} if "best" in names else opts
-
     def summary(self) -> dict[str, Any]:
         """Only the fields that matter for this kind (for configs, logs and result rows)."""
-        keys = {
-            "standard": (),
-            "augment": ("perturbation", "eps", "percent", "source"),
-            "adversarial": ("fraction", "attack", "eps_min", "eps_max", "eps_choices", "pgd_steps"),
-            "certified": ("radius", "temperature"),
-            "pgd": ("eps", "pgd_steps"),
-            "trades": ("eps", "pgd_steps", "beta"),
-            "fgsm-rs": ("eps",),
-        }[self.kind]
-        if self.attacks_model:
-            keys = (*keys, "eps_warmup", "overfit_drop")
+        keys = self.definition.summary_keys
         out: dict[str, Any] = {"kind": self.kind}
         for k in keys:
             v = getattr(self, k)

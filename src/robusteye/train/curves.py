@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robusteye.errors import UsageError
-from robusteye.io import atomic_path
+from robusteye.io import write_csv
 from robusteye.train.config import TrainConfig
 
 CURVE_FIELDS = (
@@ -71,16 +71,7 @@ def lr_at(config: TrainConfig, epoch: float) -> float:
 
 def write_curves(path: Path, history: list[EpochRecord]) -> None:
     """Learning curves as CSV (rewritten whole, atomically, so a resume never duplicates rows)."""
-    lines = [",".join(CURVE_FIELDS)]
-    for r in history:
-        lines.append(
-            ",".join(
-                f"{getattr(r, f):.6g}" if isinstance(getattr(r, f), float) else str(getattr(r, f))
-                for f in CURVE_FIELDS
-            )
-        )
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+    write_csv(path, [{f: getattr(r, f) for f in CURVE_FIELDS} for r in history], CURVE_FIELDS)
 
 
 def write_tensorboard(folder: Path, record: EpochRecord) -> None:

@@ -17,7 +17,7 @@ from robusteye.folders import claimed
 from robusteye.io import write_json
 from robusteye.train.config import TrainConfig
 from robusteye.train.curves import EpochRecord
-from robusteye.train.split import train_on_split
+from robusteye.train.split import SplitRequest, train_on_split
 from robusteye.train.trainer import FitResult
 
 
@@ -105,7 +105,7 @@ def _run_job(
         "regime": cfg.regime.summary(),
         "n_test": 0 if test is None else len(test),
     }
-    done = train_on_split(
+    request = SplitRequest(
         job.data,
         fold.train,
         fold.test,
@@ -119,6 +119,7 @@ def _run_job(
         on_epoch=on_epoch,
         log=log,
     )
+    done = train_on_split(request)
     fit = done.fit
     test_metrics = ema_test = None
     if test is not None:

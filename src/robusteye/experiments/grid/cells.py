@@ -32,52 +32,13 @@ class Cell:
 
 
 def regime_tag(r: RegimeConfig) -> str:
-    """A short stable name of a regime grid point, used in cell ids."""
-    if r.kind == "augment":
-        src = "" if r.source is None else "-src"
-        return f"augment-{r.perturbation}-e{r.eps:g}-p{r.percent:g}{src}"
-    if r.kind == "adversarial":
-        eps = (
-            "c" + "_".join(f"{e:g}" for e in r.eps_choices)
-            if r.eps_choices
-            else f"e{r.eps_min:g}-{r.eps_max:g}"
-        )
-        steps = f"-k{r.pgd_steps}" if "steps" in r.attack_options() else ""
-        return f"adversarial-{r.attack}{steps}-{eps}-f{r.fraction:g}"
-    if r.kind == "certified":
-        return f"certified-r{r.radius:.4g}-t{r.temperature:g}"
-    if r.kind in ("pgd", "trades", "fgsm-rs"):
-        steps = f"-k{r.pgd_steps}" if r.kind != "fgsm-rs" else ""
-        beta = f"-b{r.beta:g}" if r.kind == "trades" else ""
-        return f"{r.kind}{steps}{beta}-e{r.eps:g}{_warmup_tag(r)}"
-    return "standard"
-
-
-def _warmup_tag(r: RegimeConfig) -> str:
-    return f"-w{r.eps_warmup}" if r.eps_warmup else ""
+    """A short stable name of a regime grid point, used in cell ids (`Regime.tag`)."""
+    return r.definition.tag(r)
 
 
 def regime_label(r: RegimeConfig) -> str:
-    """A human name of a regime grid point, for tables and legends."""
-    if r.kind == "augment":
-        what = r.perturbation.upper() if r.needs_source else r.perturbation
-        return f"aim 1: +{r.percent:g}% {what} eps {r.eps:g}"
-    if r.kind == "adversarial":
-        eps = (
-            "/".join(f"{e:g}" for e in r.eps_choices)
-            if r.eps_choices
-            else f"{r.eps_min:g}-{r.eps_max:g}"
-        )
-        return f"adversarial: {r.attack.upper()} eps {eps}, {r.fraction:.0%} of each batch"
-    if r.kind == "certified":
-        return f"certified: Lipschitz margin for L2 radius {r.radius:.4g}"
-    if r.kind == "pgd":
-        return f"PGD-AT: PGD-{r.pgd_steps} eps {r.eps:g}"
-    if r.kind == "trades":
-        return f"TRADES: beta {r.beta:g}, PGD-{r.pgd_steps} eps {r.eps:g}"
-    if r.kind == "fgsm-rs":
-        return f"FGSM-RS: eps {r.eps:g}"
-    return "standard"
+    """A human name of a regime grid point, for tables and legends (`Regime.label`)."""
+    return r.definition.label(r)
 
 
 def training_tag(training: dict[str, Any]) -> str:

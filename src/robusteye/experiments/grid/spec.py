@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from robusteye.errors import UsageError
 from robusteye.experiments.base import (
@@ -28,6 +29,7 @@ from robusteye.experiments.base import (
     parse_spec,
 )
 from robusteye.train.config import RegimeConfig, TrainConfig
+from robusteye.train.regimes import REGIMES, Regime
 
 #: Most cells a spec may ask for (the study's full aim 1 is 820): a larger grid is a typo,
 #: and would not run in a lifetime; counted before anything is expanded.
@@ -36,26 +38,6 @@ MAX_CELLS = 100_000
 
 #: TrainConfig fields the runner owns: seeds come from `seeds`, validation from the folds.
 _RUNNER_OWNED = ("regime", "seed", "device", "val_fraction", "tensorboard")
-#: Regime fields that may be grids (a list of values), per regime kind.
-GRID_FIELDS = {
-    "standard": (),
-    "augment": ("perturbation", "eps", "percent"),
-    "adversarial": ("fraction", "attack", "eps_min", "eps_max", "pgd_steps"),
-    "certified": ("radius", "temperature"),
-    "pgd": ("eps", "pgd_steps", "eps_warmup"),
-    "trades": ("eps", "pgd_steps", "beta", "eps_warmup"),
-    "fgsm-rs": ("eps", "eps_warmup", "overfit_drop"),
-}
-_SCALAR_FIELDS = {
-    "standard": (),
-    "augment": ("source",),
-    "adversarial": ("eps_choices", "eps_warmup", "overfit_drop"),
-    "certified": (),
-    "pgd": ("overfit_drop",),
-    "trades": ("overfit_drop",),
-    "fgsm-rs": (),
-}
-RegimeKind = Literal["standard", "augment", "adversarial", "certified", "pgd", "trades", "fgsm-rs"]
 #: Training fields any regime may add: training against natural corruptions as well.
 NATURAL_FIELDS = ("corruptions", "corruption_p", "corruption_max_severity")
 #: Training fields any regime may set (TrainConfig fields); `ema_decay` may be a grid axis
@@ -65,15 +47,31 @@ _TRAINING_GRID = ("ema_decay",)
 
 
 class RegimeGrid(Strict):
-    """One regime kind; list-valued fields are grid axes. `models` restricts it to some keys."""
+    """One regime kind (of `REGIMES`), with the keys the regime takes (`Regime.grid_keys`,
+    `Regime.scalar_keys`) and `TRAINING_FIELDS`; list-valued grid keys are grid axes.
+    `models` restricts it to some model keys."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    kind: RegimeKind
+    kind: str
     models: list[str] | None = None
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _registered(cls, v: Any) -> Any:
+        if not isinstance(v, str) or v not in REGIMES:
+            names = [repr(name) for name in REGIMES]
+            expected = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+            raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                      {"expected": expected})  # fmt: skip
+        return v
+
+    @property
+    def definition(self) -> Regime:
+        return REGIMES[self.kind]
 
     @model_validator(mode="after")
     def _fields(self) -> RegimeGrid:
-        allowed = GRID_FIELDS[self.kind] + _SCALAR_FIELDS[self.kind] + TRAINING_FIELDS
+        allowed = self.definition.spec_keys + TRAINING_FIELDS
         for key, value in (self.model_extra or {}).items():
             if key not in allowed:
                 raise ValueError(
@@ -102,7 +100,7 @@ class RegimeGrid(Strict):
         return self
 
     def _grid_fields(self) -> tuple[str, ...]:
-        return GRID_FIELDS[self.kind] + _TRAINING_GRID
+        return self.definition.grid_keys + _TRAINING_GRID
 
     def size(self) -> int:
         """The number of grid points, without building them."""
@@ -124,7 +122,7 @@ class RegimeGrid(Strict):
         """Every regime grid point, in the spec's order (the last axis varies fastest)."""
         points = _grid_points(
             {k: v for k, v in (self.model_extra or {}).items() if k not in TRAINING_FIELDS},
-            GRID_FIELDS[self.kind],
+            self.definition.grid_keys,
         )
         try:
             return [RegimeConfig(kind=self.kind, **p) for p in points]
