@@ -1,19 +1,23 @@
-"""Atomic file writing: a crash or a full disk never leaves a half-written output behind."""
+"""Writing outputs: atomically (a crash or a full disk never leaves a half-written output
+behind), never over an input, as strict JSON, and as CSV a spreadsheet cannot run."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
+import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from robusteye.errors import RobustEyeError, UsageError
+from robusteye.errors import RobustEyeError, UsageError, path_error
 
 
 def _umask() -> int:
@@ -43,20 +47,64 @@ def check_target(path: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as err:
-        raise RobustEyeError(f"cannot write {path}: {err.strerror or err}") from None
+        raise path_error(err) or RobustEyeError(
+            f"cannot write {path}: {err.strerror or err}"
+        ) from None
     if stat.S_ISDIR(mode):
         raise UsageError(f"{path} is a folder; give a file name")
     if not stat.S_ISREG(mode):
         raise UsageError(f"{path} exists and is not a regular file; refusing to replace it")
 
 
-def check_output_path(path: str | os.PathLike[str]) -> None:
-    """Refuse, before any work, an output file whose folder is missing or that would replace
-    something other than a regular file."""
+def check_output_path(
+    path: str | os.PathLike[str],
+    *,
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    folders: Iterable[str | os.PathLike[str] | None] = (),
+) -> None:
+    """Refuse, before any work, an output file whose folder is missing, that would replace
+    something other than a regular file, or that would replace an input.
+
+    `inputs` are the files and folders the command reads (None and names that are no path,
+    such as `synthetic:n=60`, are skipped); `folders` are input folders nothing may be written
+    into at all (a checkpoint: `--out CK/config.json` would overwrite the model being read)."""
     path = Path(path)
     if not path.parent.is_dir():
         raise UsageError(f"output folder does not exist: {path.parent}")
     check_target(path)
+    check_not_input(path, inputs=inputs, folders=folders)
+
+
+def check_not_input(
+    path: str | os.PathLike[str],
+    *,
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    folders: Iterable[str | os.PathLike[str] | None] = (),
+) -> None:
+    """Refuse an output `path` that is one of `inputs` (the same file after resolving links,
+    or a hard link to it) or lies inside one of `folders`; the one check of every verb that
+    writes an output and reads inputs."""
+    out = Path(path).resolve()
+    for given in inputs:
+        if given is not None and _same_file(out, Path(given)):
+            raise UsageError(f"--out {path} is the input {given}; refusing to overwrite it")
+    for given in folders:
+        if given is None or not Path(given).is_dir():
+            continue
+        folder = Path(given).resolve()
+        if out == folder or out.is_relative_to(folder):
+            raise UsageError(
+                f"--out {path} lies inside the input folder {given}; refusing to write there"
+            )
+
+
+def _same_file(out: Path, given: Path) -> bool:
+    try:
+        if out == given.resolve():
+            return True
+        return out.exists() and given.exists() and os.path.samefile(out, given)
+    except OSError:  # an input that cannot even be looked at is no file we would overwrite
+        return False
 
 
 @contextmanager
@@ -124,6 +172,46 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Write `obj` as indented strict JSON atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(dumps_json(obj, indent=2) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+#: what a spreadsheet reads as a number: such a cell may start with + or - and stay as it is
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|nan)", re.IGNORECASE)
+#: first characters that make a spreadsheet read a cell as a formula (OWASP's list)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell: None empty, a float with 6 significant digits, and text that a
+    spreadsheet would run as a formula (`=HYPERLINK(...)`, `@SUM(...)`, anything starting
+    with = + - @, a tab or a carriage return) prefixed with a single quote, as OWASP advises
+    against CSV injection. A number (`-0.5`, `+1e-3`) stays a number."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = str(value)
+    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def write_csv(
+    path: str | os.PathLike[str],
+    rows: Sequence[Mapping[str, Any]],
+    fields: Sequence[str] | None = None,
+) -> Path:
+    """Write `rows` as CSV atomically: a header of `fields` (default: the first row's keys),
+    then one line per row (a missing key is an empty cell); every cell, the header's too,
+    goes through `csv_cell`. The one CSV writer of robusteye."""
+    columns = list(fields if fields is not None else (rows[0] if rows else ()))
+    buffer = StringIO()
+    if columns:
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([csv_cell(name) for name in columns])
+        writer.writerows([csv_cell(row.get(name)) for name in columns] for row in rows)
+    with atomic_path(path) as tmp:
+        tmp.write_text(buffer.getvalue(), encoding="utf-8")
     return Path(path)
 
 

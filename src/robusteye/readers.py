@@ -9,7 +9,7 @@ data sets, checkpoints, specs and run folders alike:
 - a file is read up to a stated number of bytes, never more;
 - JSON and YAML documents may nest at most `MAX_NESTING` levels: deeper ones (which the
   parsers answer with `RecursionError`, and which later recursive code would choke on) are
-  refused with one line.
+  refused with one line; a YAML mapping may not name one key twice.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import json
 import os
 import stat
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Any
 
 import yaml
@@ -97,9 +96,42 @@ def parse_json(text: str | bytes, failure: str, *, error: type[RobustEyeError] =
     return _parse(text, failure, json.loads, (ValueError,), error)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a mapping naming one key twice (`regimes:` written twice
+    would otherwise keep the second silently). Keys merged in by `<<: *anchor` may still be
+    overridden: only the keys written in the mapping itself count."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the stock code says so
+                continue
+            if duplicate:
+                line = key_node.start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} on line {line}", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _safe_load(text: str) -> Any:
+    loader = _UniqueKeyLoader(text)  # what yaml.safe_load does, with this loader
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def parse_yaml(text: str, failure: str, *, error: type[RobustEyeError] = DataError) -> Any:
-    """`yaml.safe_load` with the same guarantees as `parse_json`."""
-    return _parse(text, failure, yaml.safe_load, (yaml.YAMLError,), error)
+    """`yaml.safe_load` with the same guarantees as `parse_json`, and a key written twice in
+    one mapping refused."""
+    return _parse(text, failure, _safe_load, (yaml.YAMLError,), error)
 
 
 def read_json(
@@ -183,11 +215,3 @@ def _kind(mode: int) -> str:
 
 def _size(n: int) -> str:
     return f"{n >> 30} GiB" if n >= 1 << 30 else f"{n >> 20} MiB" if n >= 1 << 20 else f"{n} bytes"
-
-
-def is_regular(path: str | os.PathLike[str]) -> bool:
-    """True when `path` names a regular file (following symlinks), without opening it."""
-    try:
-        return stat.S_ISREG(Path(path).stat().st_mode)
-    except OSError:
-        return False

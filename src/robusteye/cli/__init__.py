@@ -2,7 +2,8 @@
 
 Each verb lives in its own module and is registered here explicitly. User mistakes raise
 `RobustEyeError`; `main` turns them into one line on stderr and the error's exit code
-(2 usage, 1 runtime), with the traceback only under `--debug`.
+(2 usage, 1 runtime), with the traceback only under `--debug`. So does a path the OS refuses
+as such wherever it is first used (`robusteye.errors.path_error`: a name or path too long).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from robusteye.cli.inspect import inspect
 from robusteye.cli.predict import predict
 from robusteye.cli.report import report
 from robusteye.cli.select import select
+from robusteye.cli.table import echo
 from robusteye.cli.train import train
-from robusteye.errors import RobustEyeError
+from robusteye.errors import RobustEyeError, path_error
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,18 +54,24 @@ def main(argv: list[str] | None = None) -> int:
     except RobustEyeError as err:
         if debug:
             raise
-        click.echo(f"error: {err}", err=True)
+        echo(f"error: {err}", err=True)
         return err.exit_code
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        echo("aborted", err=True)
         return 130
     except click.ClickException as err:  # click's own checks: one line, not its usage text
         if debug:
             raise
-        click.echo(f"error: {_one_line(err.format_message())}", err=True)
+        echo(f"error: {_one_line(err.format_message())}", err=True)
         return err.exit_code
+    except OSError as err:  # a path the OS refuses, wherever it is first used
+        mapped = path_error(err)
+        if mapped is None or debug:
+            raise
+        echo(f"error: {mapped}", err=True)
+        return mapped.exit_code
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        echo("interrupted", err=True)
         return 130
     return 0
 

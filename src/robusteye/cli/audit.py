@@ -16,8 +16,8 @@ from robusteye.cli.common import (
     seed_option,
     split_option,
 )
-from robusteye.cli.options import data_options, device_option, progress_option
-from robusteye.cli.table import format_table
+from robusteye.cli.options import check_outputs, data_options, device_option, progress_option
+from robusteye.cli.table import echo, echo_block, format_table
 from robusteye.evaluate.audit import NORMS, SUITES, AuditResult, audit
 from robusteye.io import write_json
 
@@ -64,6 +64,7 @@ def audit_command(
     """Robust accuracy of CHECKPOINT under FGSM, PGD, noise, APGD-CE, APGD-T and Square:
     the worst case per eps or SNR, and the indicators of attack failure."""
     eps, snr = eps_or_snr(eps_text, snr_text, upper=None if norm == "l2" else 1.0)
+    check_outputs([out], [checkpoint], source, folder)
     model, ds = load_aligned(checkpoint, source, folder, limit, seed)
     model.to(device)
     with audit_progress(progress) as report:
@@ -71,8 +72,8 @@ def audit_command(
             model, ds.images, ds.labels, eps, snr=snr, norm=norm, suite=suite, seed=seed,
             progress=report, on_attack=log_attack,
         )  # fmt: skip
-    click.echo(f"audit ({suite}, {norm}) of {checkpoint} on {len(ds)} images of {source}")
-    click.echo(format_audit(result))
+    echo(f"audit ({suite}, {norm}) of {checkpoint} on {len(ds)} images of {source}")
+    echo_block(format_audit(result))
     if out:
         write_json(out, {"checkpoint": checkpoint, "data": source, **result.to_dict()})
 

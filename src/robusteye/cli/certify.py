@@ -17,12 +17,12 @@ from robusteye.cli.common import (
     seed_option,
     split_option,
 )
-from robusteye.cli.options import data_options, progress_option
-from robusteye.cli.table import format_table, parse_floats
+from robusteye.cli.options import check_outputs, data_options, progress_option
+from robusteye.cli.table import echo, echo_block, format_table, parse_floats, split_list
 from robusteye.errors import RobustEyeError, UsageError
 from robusteye.evaluate.audit import SUITES
 from robusteye.evaluate.certcheck import CertCheck, check_certificates
-from robusteye.io import check_output_path, write_json
+from robusteye.io import write_json
 
 #: the field's usual L2 radius on 32 x 32 images in [0, 1]
 DEFAULT_RADIUS = 36 / 255
@@ -31,9 +31,7 @@ DEFAULT_RADIUS = 36 / 255
 def parse_radii(text: str) -> list[float]:
     """'0.1,36/255' -> [0.1, 0.1412]: numbers or fractions a/b, each finite and >= 0."""
     values = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
+    for part in split_list(text, "--radius"):
         num, _, den = part.partition("/")
         try:
             value = float(num) / float(den) if den else float(num)
@@ -44,8 +42,6 @@ def parse_radii(text: str) -> list[float]:
         if not math.isfinite(value) or value < 0:
             raise UsageError(f"--radius values must be finite and >= 0, got {part!r}")
         values.append(value)
-    if not values:
-        raise UsageError(f"--radius expects at least one value, got {text!r}")
     return values
 
 
@@ -103,10 +99,10 @@ def certify_command(
     if radius_text is not None and snr_text is not None:
         raise UsageError("give --radius LIST or --snr LIST, not both")
     snr = parse_floats(snr_text, "--snr") if snr_text is not None else None
-    radii = None if snr is not None else parse_radii(radius_text or str(DEFAULT_RADIUS))
-    for path in (out, plot):
-        if path:
-            check_output_path(path)
+    radii = parse_radii(radius_text) if radius_text is not None else None
+    if radii is None and snr is None:
+        radii = [DEFAULT_RADIUS]
+    check_outputs([out, plot], [checkpoint], source, folder)
     model, ds = load_aligned(checkpoint, source, folder, limit, seed)
     with audit_progress(progress) as report:
         check = check_certificates(
@@ -114,8 +110,8 @@ def certify_command(
             suite=None if suite == "none" else suite, lower_bound_images=lower_bound_images,
             seed=seed, progress=report, on_attack=log_attack,
         )  # fmt: skip
-    click.echo(f"certify {checkpoint} on {len(ds)} images of {source}")
-    click.echo(format_certify(check))
+    echo(f"certify {checkpoint} on {len(ds)} images of {source}")
+    echo_block(format_certify(check))
     if out:
         write_json(out, {"checkpoint": checkpoint, "data": source, **check.to_dict()})
     if plot:

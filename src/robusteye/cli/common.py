@@ -19,7 +19,7 @@ import click
 from tqdm.auto import tqdm
 
 from robusteye.cli.options import open_source
-from robusteye.cli.table import parse_floats
+from robusteye.cli.table import echo, parse_floats
 from robusteye.data import EyeDataset
 from robusteye.data.splits import sample_subset, split_subset
 from robusteye.errors import UsageError
@@ -93,7 +93,7 @@ def load_mapped(
     if cmap is None:
         ds = align_to_model(ds, model.classes)
     else:
-        click.echo(f"class map: {cmap.describe()}")
+        echo(f"class map: {cmap.describe()}")
     return model, ds, cmap
 
 
@@ -104,11 +104,11 @@ def eps_or_snr(
     (no upper bound for None: an L2 radius may exceed 1)."""
     if (eps_text is None) == (snr_text is None):
         raise UsageError("give --eps LIST or --snr LIST (one of them)")
-    eps = parse_floats(eps_text, "--eps") if eps_text else None
+    eps = parse_floats(eps_text, "--eps") if eps_text is not None else None
     if eps is not None and any(e < 0 or (upper is not None and e > upper) for e in eps):
         bound = f"lie in [0, {upper:g}]" if upper is not None else "be >= 0"
         raise UsageError(f"--eps values must {bound}, got {eps_text}")
-    snr = parse_floats(snr_text, "--snr") if snr_text else None
+    snr = parse_floats(snr_text, "--snr") if snr_text is not None else None
     return eps, snr
 
 

@@ -17,8 +17,8 @@ from robusteye.cli.common import (
     seed_option,
     split_option,
 )
-from robusteye.cli.options import data_options
-from robusteye.cli.table import format_table, parse_floats
+from robusteye.cli.options import check_outputs, data_options
+from robusteye.cli.table import echo, echo_block, format_table, parse_floats, split_list
 from robusteye.corruptions import MAX_SEVERITY, check_severity, parse_corruptions
 from robusteye.errors import UsageError
 from robusteye.evaluate import CorruptionResult, adversarial_curve, corruption_benchmark
@@ -27,14 +27,13 @@ from robusteye.io import write_json
 
 def parse_severities(text: str) -> tuple[int, ...]:
     """'1,3,5' -> (1, 3, 5), sorted and deduplicated; anything else is a one-line UsageError."""
+    items = split_list(text, "--severities")
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in items]
     except ValueError:
         raise UsageError(
             f"--severities expects integers in 0..{MAX_SEVERITY} separated by commas, got {text!r}"
         ) from None
-    if not values:
-        raise UsageError(f"--severities expects at least one severity in 0..{MAX_SEVERITY}")
     return tuple(sorted({check_severity(v) for v in values}))
 
 
@@ -113,9 +112,7 @@ def corrupt(
     names = parse_corruptions(corruptions_text)
     severities = parse_severities(severities_text)
     snrs = parse_floats(adversarial_snr, "--adversarial-snr")
-    for path in (out, plot):
-        if path is not None and not Path(path).parent.is_dir():
-            raise UsageError(f"output folder does not exist: {Path(path).parent}")
+    check_outputs([out, plot], [checkpoint], source, folder)
     model, ds, cmap = load_mapped(checkpoint, source, folder, limit, seed, class_map_name)
     result = corruption_benchmark(
         model,
@@ -128,13 +125,13 @@ def corrupt(
         batch_size=batch_size,
         class_map=cmap,
     )
-    click.echo(f"{len(names)} corruptions on {len(ds)} images of {source} (seed {seed})")
+    echo(f"{len(names)} corruptions on {len(ds)} images of {source} (seed {seed})")
     rows = [
         (c, *result.accuracies(c), result.mean_accuracy(c), _snr_range(result, c)) for c in names
     ]
     headers = ("corruption", *(f"s{s}" for s in severities), "mean", "SNR dB")
-    click.echo(format_table(headers, rows))
-    click.echo(
+    echo_block(format_table(headers, rows))
+    echo(
         f"clean accuracy {result.clean.accuracy:.4f}  mCA {result.mean_corruption_accuracy:.4f}"
         f"  relative drop {result.relative_drop:.4f}"
     )
@@ -152,4 +149,4 @@ def corrupt(
                 )
             )
         plot_corruption_benchmark(result, plot, adversarial=curves, title=Path(checkpoint).name)
-        click.echo(f"plot: {plot}")
+        echo(f"plot: {plot}")

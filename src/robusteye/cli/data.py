@@ -6,9 +6,11 @@ from typing import Any
 
 import click
 
-from robusteye.cli.options import data_options, open_source
+from robusteye.cli.options import check_outputs, data_options, open_source
+from robusteye.cli.table import echo, echo_block
 from robusteye.data.info import dataset_info, format_info
-from robusteye.io import dumps_json
+from robusteye.io import check_output_path, dumps_json
+from robusteye.text import printable
 
 
 @click.group()
@@ -34,11 +36,12 @@ def synth(out: str, n: int, seed: int, n_persons: int | None) -> None:
     from robusteye.data.loaders import default_persons
     from robusteye.data.synthetic import generate_synthetic
 
+    check_output_path(out)  # before generating thousands of crops
     persons = default_persons(n) if n_persons is None else n_persons
     ds = generate_synthetic(n, seed=seed, n_persons=persons)
     path = ds.save(out)
     counts = ", ".join(f"{c} {k}" for c, k in ds.class_counts().items())
-    click.echo(f"wrote {path}: {len(ds)} crops, {len(ds.person_ids)} persons ({counts})")
+    echo(f"wrote {path}: {len(ds)} crops, {len(ds.person_ids)} persons ({counts})")
 
 
 @data.command()
@@ -54,11 +57,11 @@ def info(source: str, as_json: bool, show_persons: bool, **folder: Any) -> None:
     if as_json:
         click.echo(dumps_json(summary, indent=2))
         return
-    click.echo(format_info(summary))
+    echo_block(format_info(summary))
     if show_persons:
-        click.echo("")
+        echo()
         for person, k in sorted(summary["person_counts"].items()):
-            click.echo(f"{person:<40}{k:>6}")
+            echo(f"{printable(person):<40}{k:>6}")
 
 
 @data.command()
@@ -69,10 +72,19 @@ def info(source: str, as_json: bool, show_persons: bool, **folder: Any) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 def preview(source: str, out: str, per_class: int, seed: int, **folder: Any) -> None:
     """Write a labelled montage of SOURCE (one row per class) to a PNG."""
-    from robusteye.data.preview import preview_grid
+    from robusteye.data.preview import MAX_PREVIEW_CELLS, preview_grid, preview_rows
 
-    path = preview_grid(open_source(source, **folder), out, per_class=per_class, seed=seed)
-    click.echo(f"wrote {path}")
+    check_outputs([out], [], source, folder)
+    ds = open_source(source, **folder)
+    rows = preview_rows(ds.num_classes, per_class)
+    if rows < ds.num_classes:
+        echo(
+            f"note: showing the first {rows} of {ds.num_classes:,} classes "
+            f"(a preview holds at most {MAX_PREVIEW_CELLS} crops)",
+            err=True,
+        )
+    path = preview_grid(ds, out, per_class=per_class, seed=seed)
+    echo(f"wrote {path}")
 
 
 @data.command()
@@ -81,8 +93,7 @@ def preview(source: str, out: str, per_class: int, seed: int, **folder: Any) -> 
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .npz file.")
 def convert(source: str, out: str, **folder: Any) -> None:
     """Load SOURCE (folder, data.pz, npz) and save it as a robusteye .npz."""
+    check_outputs([out], [], source, folder)
     ds = open_source(source, **folder)
     path = ds.save(out)
-    click.echo(
-        f"wrote {path}: {len(ds)} crops, {len(ds.classes)} classes, {len(ds.person_ids)} persons"
-    )
+    echo(f"wrote {path}: {len(ds)} crops, {len(ds.classes)} classes, {len(ds.person_ids)} persons")

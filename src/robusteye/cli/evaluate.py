@@ -19,8 +19,8 @@ from robusteye.cli.common import (
     seed_option,
     split_option,
 )
-from robusteye.cli.options import data_options
-from robusteye.cli.table import format_table
+from robusteye.cli.options import check_outputs, data_options
+from robusteye.cli.table import echo, echo_block, format_table
 from robusteye.errors import UsageError
 from robusteye.evaluate import (
     classification_metrics,
@@ -30,6 +30,7 @@ from robusteye.evaluate import (
 )
 from robusteye.io import write_json
 from robusteye.models import load_model
+from robusteye.norms import NORMS
 
 
 def attack_options(attack: str, *, steps: int | None, norm: str) -> dict[str, Any]:
@@ -68,12 +69,13 @@ def evaluate(
     **folder: Any,
 ) -> None:
     """Clean metrics of CHECKPOINT on a data source."""
+    check_outputs([out], [checkpoint], source, folder)
     model, ds, cmap = load_mapped(checkpoint, source, folder, limit, seed, class_map_name)
     logits = predict_logits(model, ds.images)
     m = classification_metrics(
         logits if cmap is None else cmap.apply(logits), ds.labels, ds.classes
     )
-    click.echo(
+    echo(
         f"{len(ds)} images  accuracy {m.accuracy:.4f}  loss {m.loss:.4f}  "
         f"macro F1 {m.macro_f1:.4f}  ROC-AUC {_fmt(m.roc_auc_macro)}"
     )
@@ -81,7 +83,7 @@ def evaluate(
         (c, m.precision[c], m.recall[c], m.f1[c], int(sum(m.confusion[i])))
         for i, c in enumerate(m.classes)
     ]
-    click.echo(format_table(("class", "precision", "recall", "F1", "support"), rows))
+    echo_block(format_table(("class", "precision", "recall", "F1", "support"), rows))
     if out:
         write_json(
             out, m.to_dict() if cmap is None else {**m.to_dict(), "class_map": cmap.to_dict()}
@@ -102,7 +104,7 @@ def evaluate(
 )
 @click.option(
     "--norm",
-    type=click.Choice(["linf", "l2"]),
+    type=click.Choice(NORMS),
     default="linf",
     show_default=True,
     help="Threat model (attacks that take one).",
@@ -128,6 +130,7 @@ def attack(
     """Accuracy, macro F1 and ROC-AUC of CHECKPOINT under an attack at each eps or SNR."""
     eps, snr = eps_or_snr(eps_text, snr_text)
     options = attack_options(attack, steps=steps, norm=norm)
+    check_outputs([out], [checkpoint], source, folder)
     model, ds = load_aligned(checkpoint, source, folder, limit, seed)
     curve = robustness_curve(
         model, ds.images, ds.labels, model.classes, attack, eps=eps, snr=snr, seed=seed, **options
@@ -136,8 +139,8 @@ def attack(
         (p.eps, p.snr_db, p.metrics.accuracy, p.metrics.macro_f1, p.metrics.roc_auc_macro)
         for p in curve.points
     ]
-    click.echo(f"{attack} on {len(ds)} images of {source}")
-    click.echo(format_table(("eps", "SNR dB", "accuracy", "macro F1", "ROC-AUC"), rows))
+    echo(f"{attack} on {len(ds)} images of {source}")
+    echo_block(format_table(("eps", "SNR dB", "accuracy", "macro F1", "ROC-AUC"), rows))
     if out:
         write_json(out, {"checkpoint": checkpoint, "data": source, **curve.to_dict()})
 
@@ -168,6 +171,7 @@ def transfer(
     eps, snr = eps_or_snr(eps_text, snr_text)
     if len(set(checkpoints)) < 2:
         raise UsageError("transfer needs at least two different checkpoints")
+    check_outputs([out], checkpoints, source, folder)
     models = {c: load_model(existing_checkpoint(c), channels_last=True) for c in checkpoints}
     first = models[checkpoints[0]]
     for c, m in models.items():
@@ -178,19 +182,20 @@ def transfer(
             )
     _, ds = load_aligned(checkpoints[0], source, folder, limit, seed)
     names = [f"[{i}]" for i in range(len(checkpoints))]
-    click.echo(f"{attack} on {len(ds)} images; rows craft, columns evaluate")
+    echo(f"{attack} on {len(ds)} images; rows craft, columns evaluate")
     for n, c in zip(names, checkpoints, strict=True):
-        click.echo(f"  {n} {c}")
+        echo(f"  {n} {c}")
     results = []
     for value in eps if eps is not None else snr or []:
         kw = {"eps": value} if eps is not None else {"snr": value}
         tm = transfer_matrix(models, ds.images, ds.labels, attack, seed=seed, **kw)
         label = f"eps {value}" if eps is not None else f"SNR {value} dB"
-        click.echo(f"\n{label}")
+        echo()
+        echo(label)
         rows = [("clean", *tm.clean_accuracy, None, None)] + [
             (n, *r, e, s) for n, r, e, s in zip(names, tm.accuracy, tm.eps, tm.snr_db, strict=True)
         ]
-        click.echo(format_table(("crafted on", *names, "eps", "SNR dB"), rows))
+        echo_block(format_table(("crafted on", *names, "eps", "SNR dB"), rows))
         results.append(tm.to_dict())
     if out:
         write_json(out, {"checkpoints": list(checkpoints), "data": source, "matrices": results})

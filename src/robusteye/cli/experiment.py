@@ -8,9 +8,10 @@ from typing import Any
 import click
 
 from robusteye.cli.options import run_options
-from robusteye.cli.table import format_table, plus_minus
+from robusteye.cli.table import echo, echo_block, format_table, plus_minus
 from robusteye.experiments import expand_cells, load_spec, run_experiment
 from robusteye.experiments.backends import RunOptions
+from robusteye.io import check_not_input
 
 
 @click.command()
@@ -35,24 +36,25 @@ def experiment(
     cells = expand_cells(spec)
     if dry_run:
         for c in cells:
-            click.echo(c.id)
-        click.echo(f"{len(cells)} cells ({spec.folds} folds, {len(spec.seeds)} seed(s))")
+            echo(c.id)
+        echo(f"{len(cells)} cells ({spec.folds} folds, {len(spec.seeds)} seed(s))")
         return
     folder = Path(out) if out is not None else Path("runs") / spec.name
-    click.echo(f"{spec.name}: {len(cells)} cells on {spec.data} -> {folder}")
+    check_not_input(folder, folders=[spec.data])  # figures in an image folder become data
+    echo(f"{spec.name}: {len(cells)} cells on {spec.data} -> {folder}")
     result = run_experiment(
         spec,
         folder,
         run,
-        log=lambda line: click.echo(line, err=True),
+        log=lambda line: echo(line, err=True),
     )
-    click.echo(summary_table(result.summary))
-    click.echo(
+    echo_block(summary_table(result.summary))
+    echo(
         f"{result.ran} tasks run, {result.skipped} resumed, {result.seconds:.0f} s; "
         f"results in {folder / 'results.jsonl'}"
     )
     if result.report is not None:
-        click.echo(f"report: {result.report}")
+        echo(f"report: {result.report}")
 
 
 def summary_table(summary: list[dict[str, Any]]) -> str:

@@ -1,17 +1,20 @@
-"""Options shared by the verbs: data sources, the device, and how a spec's tasks run."""
+"""Options shared by the verbs: data sources, outputs that may not replace an input, the
+device, and how a spec's tasks run."""
 
 from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, cast
 
 import click
 
+from robusteye.cli.table import split_list
 from robusteye.data import EyeDataset, load_dataset
 from robusteye.devices import parse_device, resolve_device
 from robusteye.errors import UsageError
+from robusteye.io import check_output_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,8 +64,26 @@ def open_source(
     if person_regex is not None:
         options["person_regex"] = person_regex
     if classes is not None:
-        options["classes"] = [c.strip() for c in classes.split(",") if c.strip()]
+        options["classes"] = split_list(classes, "--classes")
     return load_dataset(source, **options)
+
+
+def check_outputs(
+    outputs: Iterable[str | None], checkpoints: Sequence[str], source: str, folder: dict[str, Any]
+) -> None:
+    """Before any work, each output given (`--out`, `--plot`): its folder exists, and it is no
+    input (a checkpoint, the data, --manifest, the --split file) and lies in no input folder
+    (a checkpoint, an image folder), so `--out CK/config.json` cannot overwrite the model."""
+    split = folder.get("split")
+    inputs = [
+        *checkpoints,
+        source,
+        folder.get("manifest"),
+        split.partition(":")[0] if split else None,
+    ]
+    for out in outputs:
+        if out is not None:
+            check_output_path(out, inputs=inputs, folders=[*checkpoints, source])
 
 
 def _pair(item: str) -> tuple[str, str]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import click
 
 from robusteye.cli.options import device_option
+from robusteye.cli.table import echo, echo_block
 from robusteye.errors import RobustEyeError
 from robusteye.evaluate.predict import find_images, predict_files
 from robusteye.io import dumps_json
+from robusteye.text import printable
 
 
 class PredictFailed(RobustEyeError):
@@ -32,7 +34,7 @@ def predict(
     files = find_images(targets)
     results, failed = predict_files(checkpoint, files, batch_size=batch_size, device=device)
     for _, reason in failed:
-        click.echo(f"skipped: {reason}", err=True)
+        echo(f"skipped: {reason}", err=True)
     if as_json:
         doc = {
             "checkpoint": checkpoint,
@@ -42,7 +44,7 @@ def predict(
         click.echo(dumps_json(doc, indent=2))
     else:
         for r in results:
-            probs = "  ".join(f"{c} {v:.3f}" for c, v in r.probabilities.items())
-            click.echo(f"{r.path}\t{r.label}\t{probs}")
+            probs = "  ".join(f"{printable(c)} {v:.3f}" for c, v in r.probabilities.items())
+            echo_block(f"{printable(r.path)}\t{printable(r.label)}\t{probs}")
     if failed:
         raise PredictFailed(f"{len(failed)} of {len(files)} file(s) could not be read")

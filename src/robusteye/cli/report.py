@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from robusteye.cli.table import echo
 from robusteye.experiments.selection import SELECTION_FILE
 from robusteye.report import write_report
 from robusteye.report.selection import write_selection_report
@@ -24,6 +25,6 @@ def report(run_dir: Path, out: Path | None) -> None:
     """Write RUN_DIR/report.html (self-contained), figures/*.png and a model card per checkpoint
     (for an experiment run), or the report of a model-selection run (robusteye select)."""
     if (run_dir / SELECTION_FILE).is_file():
-        click.echo(write_selection_report(run_dir, out))
+        echo(write_selection_report(run_dir, out))
         return
-    click.echo(write_report(run_dir, out))
+    echo(write_report(run_dir, out))

@@ -8,9 +8,10 @@ from typing import Any
 import click
 
 from robusteye.cli.options import run_options
-from robusteye.cli.table import format_table, plus_minus
+from robusteye.cli.table import echo, echo_block, format_table, plus_minus
 from robusteye.experiments.backends import RunOptions
 from robusteye.experiments.selection import WINNER_SPEC, load_select_spec, run_selection
+from robusteye.io import check_not_input
 
 
 @click.command(name="select")
@@ -39,15 +40,16 @@ def select(
     trials = spec.trials()
     if dry_run:
         for t in trials:
-            click.echo(f"{t.id}  " + "  ".join(f"{k}={v}" for k, v in t.params.items()))
+            echo(f"{t.id}  " + "  ".join(f"{k}={v}" for k, v in t.params.items()))
         rungs = spec.rungs(trials[0])
-        click.echo(
+        echo(
             f"{len(trials)} trials x {spec.folds} folds; epochs per rung: "
             + "/".join(map(str, rungs))
         )
         return
     folder = Path(out) if out is not None else Path("runs") / spec.name
-    click.echo(
+    check_not_input(folder, folders=[spec.data])  # figures in an image folder become data
+    echo(
         f"{spec.name}: {len(trials)} trials x {spec.folds} folds on {spec.data} -> {folder}; "
         f"objective: {spec.objective.describe()}"
     )
@@ -55,18 +57,18 @@ def select(
         spec,
         folder,
         run,
-        log=lambda line: click.echo(line, err=True),
+        log=lambda line: echo(line, err=True),
     )
-    click.echo(ranking_table(result.ranking[:top]))
+    echo_block(ranking_table(result.ranking[:top]))
     if result.winner is not None:
-        click.echo(winner_line(result.winner))
-        click.echo(f"winning spec: {folder / WINNER_SPEC}")
-    click.echo(
+        echo(winner_line(result.winner))
+        echo(f"winning spec: {folder / WINNER_SPEC}")
+    echo(
         f"{result.ran} trial-folds run, {result.skipped} resumed, {result.seconds:.0f} s; "
         f"ranking in {folder / 'ranking.csv'}"
     )
     if result.report is not None:
-        click.echo(f"report: {result.report}")
+        echo(f"report: {result.report}")
 
 
 def ranking_table(ranking: list[dict[str, Any]]) -> str:

@@ -1,6 +1,10 @@
 """From the records of a `data.pz` (`[{'crop', 'label', 'person'}, ...]`, already unpickled by
-`robusteye.data.pz`) to an `EyeDataset`: every record checked, the pixels counted before any
-crop is converted, one affine pixel map for the whole set."""
+`robusteye.data.pz`) to an `EyeDataset`: every record checked, the pixels of each crop and of
+all of them counted before any crop is converted, one affine pixel map for the whole set.
+
+Crops are converted one at a time, each into one float32 copy scaled in place, so the memory a
+load needs beyond the unpickled records is one crop's float32 copy (at most
+`MAX_PZ_CROP_PIXELS`, 256 MB) and the 32 x 32 result."""
 
 from __future__ import annotations
 
@@ -12,12 +16,16 @@ import numpy as np
 import torch
 
 from robusteye.data.dataset import STUDY_CLASSES, EyeDataset
-from robusteye.data.imageio import resize_crop
+from robusteye.data.imageio import MAX_IMAGE_PIXELS, resize_crop
 from robusteye.data.limits import MAX_IMAGES, MAX_NAME_CHARS
 from robusteye.errors import DataError
 
-#: Most crop pixels, summed over the records, converted to float32 (1 GiB of them).
-MAX_PIXELS = 1 << 28
+#: Most crop pixels of a data.pz, summed over its records (a crop repeated by reference counts
+#: each time): the bound on the work of converting them all.
+MAX_PZ_TOTAL_PIXELS = 1 << 28
+#: Most pixels of one crop: the bound of one decoded image file, so one float32 copy of a crop
+#: (what converting it costs) stays at 256 MB.
+MAX_PZ_CROP_PIXELS = MAX_IMAGE_PIXELS
 
 
 def _name(value: Any, path: Path, i: int, field: str) -> str:
@@ -60,25 +68,34 @@ def from_records(path: Path, records: Any) -> EyeDataset:
             raise DataError(
                 f"{path}: record {i} crop must be a 2-D numeric array, got {crop.shape}"
             )
-        pixels += crop.size  # a crop repeated by reference counts each time it is converted
-        if pixels > MAX_PIXELS:
+        if crop.size > MAX_PZ_CROP_PIXELS:
             raise DataError(
-                f"{path}: the crops up to record {i} hold more than {MAX_PIXELS:,} pixels; "
-                f"robusteye converts at most {MAX_PIXELS:,}"
+                f"{path}: record {i} crop is {crop.shape[0]:,} x {crop.shape[1]:,} pixels; "
+                f"robusteye converts at most {MAX_PZ_CROP_PIXELS:,} per crop"
+            )
+        pixels += crop.size  # a crop repeated by reference counts each time it is converted
+        if pixels > MAX_PZ_TOTAL_PIXELS:
+            raise DataError(
+                f"{path}: the crops up to record {i} hold more than {MAX_PZ_TOTAL_PIXELS:,} "
+                f"pixels; robusteye converts at most {MAX_PZ_TOTAL_PIXELS:,}"
             )
         raw.append(crop)
         labels.append(_name(rec["label"], path, i, "label"))
         persons.append(_name(rec["person"], path, i, "person"))
     lo, hi = math.inf, -math.inf
     for i, crop in enumerate(raw):
-        c = crop.astype(np.float32, copy=False)
-        if not np.isfinite(c).all():
+        # min and max read the crop in place (no copy); a NaN makes them NaN, an Inf infinite
+        c_lo, c_hi = float(np.float32(crop.min())), float(np.float32(crop.max()))
+        if not (math.isfinite(c_lo) and math.isfinite(c_hi)):
             raise DataError(f"{path}: record {i} crop contains NaN or Inf")
-        lo, hi = min(lo, float(c.min())), max(hi, float(c.max()))
+        lo, hi = min(lo, c_lo), max(hi, c_hi)
     offset, scale = _pixel_map(lo, hi)
     images = np.empty((len(raw), 1, 32, 32), dtype=np.float32)
     for i, crop in enumerate(raw):
-        images[i, 0] = resize_crop((crop.astype(np.float32, copy=False) - offset) / scale)
+        c = crop.astype(np.float32)  # the one copy, scaled in place
+        c -= np.float32(offset)
+        c /= np.float32(scale)
+        images[i, 0] = resize_crop(c)
     known = [c for c in STUDY_CLASSES if c in set(labels)]
     classes = tuple(known + sorted(set(labels) - set(known)))
     index = {c: i for i, c in enumerate(classes)}

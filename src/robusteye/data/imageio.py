@@ -25,7 +25,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 #: Refuse to decode more pixels than this (8,000 x 8,000), counted after JPEG draft scaling, so
 #: memory stays bounded (under 1 GB at the limit). Files declaring more than twice Pillow's
 #: limit (about 179 M pixels) are refused by Pillow's decompression-bomb check before that.
-MAX_PIXELS = 64_000_000
+MAX_IMAGE_PIXELS = 64_000_000
 #: The only Pillow decoders ever tried: the formats the README lists. Without this, content
 #: named .png could reach any plugin (PostScript's runs Ghostscript where it is installed).
 FORMATS = ("PNG", "JPEG", "BMP")
@@ -36,16 +36,16 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            # Our MAX_PIXELS check replaces Pillow's warning: it counts the pixels actually
+            # Our MAX_IMAGE_PIXELS check replaces Pillow's warning: it counts the pixels actually
             # decoded, so a large JPEG that draft mode decodes at 1/8 scale is still read.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with open_regular(path) as fh, Image.open(fh, formats=FORMATS) as img:
                 width, height = img.size
                 img.draft("L", (4 * IMAGE_SIZE, 4 * IMAGE_SIZE))  # JPEG: decode at reduced scale
-                if img.width * img.height > MAX_PIXELS:
+                if img.width * img.height > MAX_IMAGE_PIXELS:
                     raise DataError(
                         f"{path}: image too large ({width} x {height} pixels; "
-                        f"robusteye decodes at most {MAX_PIXELS:,})"
+                        f"robusteye decodes at most {MAX_IMAGE_PIXELS:,})"
                     )
                 img.load()
                 gray = _to_gray(img)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from robusteye.data.dataset import EyeDataset
+from robusteye.text import printable
 
 
 def dataset_info(ds: EyeDataset) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def dataset_info(ds: EyeDataset) -> dict[str, Any]:
 
 
 def format_info(info: dict[str, Any]) -> str:
-    """Human-readable text of `dataset_info`."""
+    """Human-readable text of `dataset_info` (names escaped: `robusteye.text.printable`)."""
     px = info["pixels"]
     ipp = info["images_per_person"]
     lines = [
@@ -56,8 +57,9 @@ def format_info(info: dict[str, Any]) -> str:
     for c in info["classes"]:
         n = info["class_counts"][c]
         mean = px["mean_by_class"][c]
-        lines.append(f"{c:<16}{n:>8}{n / total:>8.1%}{'' if mean is None else f'{mean:.3f}':>9}")
+        shown = "" if mean is None else f"{mean:.3f}"
+        lines.append(f"{printable(c):<16}{n:>8}{n / total:>8.1%}{shown:>9}")
     origin = info["meta"].get("origin")
     if origin:
-        lines += ["", f"origin   {origin}"]
+        lines += ["", f"origin   {printable(origin)}"]
     return "\n".join(lines)

@@ -29,6 +29,8 @@ def load_dataset(source: str | os.PathLike[str] | EyeDataset, **options: Any) ->
     if isinstance(source, EyeDataset):
         return source
     text = os.fspath(source)
+    if not text.strip():  # Path("") is the current folder: never scan it by accident
+        raise UsageError("empty data source: give 'synthetic', a folder, an .npz or a data.pz")
     if text == "synthetic" or text.startswith("synthetic:"):
         return _synthetic(text, options)
     path = Path(text)

@@ -33,7 +33,7 @@ NPZ_FORMAT = "robusteye.EyeDataset/1"
 _REQUIRED = ("images", "labels", "classes", "persons")
 _OPTIONAL = ("sources", "meta", "format")
 #: Most class names in one data set (models have at most 1,000 outputs).
-MAX_CLASSES = 10_000
+MAX_NPZ_CLASSES = 10_000
 #: numpy's own bound on a `.npy` header (`np.load`'s default `max_header_size`).
 _MAX_HEADER = 10_000
 _CHUNK = 1 << 20  # bytes decompressed at a time
@@ -53,7 +53,9 @@ def write_npz(
 ) -> Path:
     """Write a data set's fields as a compressed .npz, atomically; returns the path written.
 
-    An empty data set is refused: `read_npz` would refuse the file it makes.
+    An empty data set, or one that breaks a limit of `read_npz` (names longer than
+    `MAX_NAME_CHARS`, more than `MAX_NPZ_CLASSES` classes), is refused: `read_npz` would
+    refuse the file it makes.
     """
     path = Path(path)
     if path.suffix != ".npz":
@@ -70,9 +72,27 @@ def write_npz(
     }
     if sources is not None:
         arrays["sources"] = np.array(sources, dtype=np.str_)
+    _check_readable(path, arrays)
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
     return path
+
+
+def _check_readable(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Refuse to write what `read_npz` would refuse to read (names longer than
+    `MAX_NAME_CHARS`, more than `MAX_NPZ_CLASSES` classes, ...): the reader's own header
+    checks, run on the arrays about to be written."""
+    headers = {key: (tuple(a.shape), False, a.dtype) for key, a in arrays.items()}
+    try:
+        _check_headers(path, headers)
+    except DataError as err:
+        reason = str(err).removeprefix(f"{path}: ")
+        inner = reason.removeprefix("not a readable .npz file (")
+        if inner != reason:
+            reason = inner.removesuffix(")")
+        raise DataError(
+            f"refusing to write {path}: {reason} (robusteye could not read the file back)"
+        ) from None
 
 
 def read_npz(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -162,10 +182,10 @@ def _check_headers(path: Path, h: dict[str, Header]) -> None:
         raise DataError(
             f"{path}: lengths differ: {n} images, {math.prod(h['sources'][0])} source names"
         )
-    if math.prod(h["classes"][0]) > MAX_CLASSES:
+    if math.prod(h["classes"][0]) > MAX_NPZ_CLASSES:
         raise DataError(
             f"{path}: not a readable .npz file (classes.npy declares "
-            f"{math.prod(h['classes'][0]):,} classes; at most {MAX_CLASSES:,})"
+            f"{math.prod(h['classes'][0]):,} classes; at most {MAX_NPZ_CLASSES:,})"
         )
     for key in ("classes", "persons", "sources"):
         if key in h and h[key][2].itemsize > 4 * MAX_NAME_CHARS:

@@ -24,9 +24,9 @@ global, so `RestrictedUnpickler` is the pure-Python unpickler with every step bo
 - dict keys and set items are plain strings and numbers (hashing a deeply nested tuple would
   recurse in C).
 
-After unpickling, the records are counted (at most `MAX_IMAGES`) and their pixels summed (at
-most `MAX_PIXELS`) before any crop is converted: a list that repeats one large crop a million
-times costs a few megabytes to unpickle and would cost terabytes to convert.
+Then records (`MAX_IMAGES`), pixels per crop (`MAX_PZ_CROP_PIXELS`) and in all
+(`MAX_PZ_TOTAL_PIXELS`) are counted before any crop is converted: one crop repeated a million
+times, or one 16,384 x 16,384 uint8 crop, is cheap to unpickle and costly to convert.
 
 Here: the unpickler, its budgets and the capped reader; its opcode table is in `_pickle_ops`,
 and the conversion of the records into an `EyeDataset` in `_pz_records`.
@@ -49,13 +49,13 @@ from typing import IO, Any, ClassVar
 import numpy as np
 
 from robusteye.data._pickle_ops import build_dispatch, check_dtype, check_shape, refuse, size_text
-from robusteye.data._pz_records import MAX_PIXELS, from_records
+from robusteye.data._pz_records import MAX_PZ_CROP_PIXELS, MAX_PZ_TOTAL_PIXELS, from_records
 from robusteye.data.dataset import EyeDataset
 from robusteye.errors import DataError, RobustEyeError, UnsafeFileError, UsageError
 from robusteye.readers import open_regular
 
-__all__ = ["MAX_ARRAY_BYTES", "MAX_OPS", "MAX_PIXELS", "RestrictedUnpickler", "load_pz",
-           "restricted_loads"]  # fmt: skip
+__all__ = ["MAX_ARRAY_BYTES", "MAX_OPS", "MAX_PZ_CROP_PIXELS", "MAX_PZ_TOTAL_PIXELS",
+           "RestrictedUnpickler", "load_pz", "restricted_loads"]  # fmt: skip
 
 _ARRAY_RECONSTRUCT: Any = np.zeros(1).__reduce__()[0]  # numpy's _reconstruct, wherever it is
 _SCALAR_RECONSTRUCT: Any = np.float32(0).__reduce__()[0]

@@ -3,13 +3,20 @@
 Every backend maps a task function `fn(task, data)` over tasks and yields `(task, result)` as
 each finishes, in completion order. The data set is shipped once per worker (process pool
 initializer, or one `ray.put`), never once per task. Worker processes are started with
-`spawn`: forking a process that already runs OpenMP threads can deadlock.
+`spawn`: forking a process that already runs OpenMP threads can deadlock; there are never more
+of them than CPU cores or tasks to run.
+
+A Ray address is checked before Ray sees it: its spelling when the options are made, then a
+TCP connection to it with a short timeout, because `ray.init` waits minutes for a cluster
+that is not there (and answers a malformed address with a traceback).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import re
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -27,6 +34,45 @@ TaskFn = Callable[[T, EyeDataset], R]
 BACKENDS = ("local", "ray")
 
 _WORKER_DATA: EyeDataset | None = None
+#: Seconds to wait for a Ray cluster's port to answer before giving up.
+RAY_CONNECT_TIMEOUT = 5.0
+_RAY_DEFAULT_PORTS = {"": 6379, "ray://": 10001}  # the GCS, and the Ray Client server
+_RAY_ADDRESS = re.compile(
+    r"(?P<scheme>ray://)?(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9][A-Za-z0-9.-]{0,252}))"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+def ray_endpoint(address: str | None) -> tuple[str, int] | None:
+    """The (host, port) a Ray `address` names: None for none, `auto` and `local` (Ray finds
+    or starts the cluster itself). Anything but HOST[:PORT] or ray://HOST[:PORT] is a
+    one-line UsageError."""
+    if address is None or address in ("auto", "local"):
+        return None
+    match = _RAY_ADDRESS.fullmatch(address)
+    port = int(match["port"]) if match and match["port"] else None
+    if match is None or (port is not None and not 1 <= port <= 65535):
+        raise UsageError(
+            f"--ray-address expects auto, HOST:PORT or ray://HOST:PORT, got {address!r}"
+        )
+    host = match["ipv6"] or match["host"]
+    return host, port if port is not None else _RAY_DEFAULT_PORTS[match["scheme"] or ""]
+
+
+def probe_ray(address: str | None, timeout: float = RAY_CONNECT_TIMEOUT) -> None:
+    """Refuse, within `timeout` seconds, a Ray address whose port does not answer."""
+    endpoint = ray_endpoint(address)
+    if endpoint is None:
+        return
+    try:
+        with socket.create_connection(endpoint, timeout=timeout):
+            pass
+    except OSError as err:  # refused, unreachable, unknown host, timed out
+        reason = err.strerror or str(err) or type(err).__name__
+        raise RobustEyeError(
+            f"cannot reach the Ray cluster at {address} ({reason}, {timeout:g} s allowed); "
+            "is `ray start --head` running there?"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -44,20 +90,36 @@ class RunOptions:
     progress: bool = False
     report: bool = False
 
+    def __post_init__(self) -> None:
+        if self.backend == "local" and self.ray_address is not None:
+            raise UsageError("--ray-address needs --backend ray")
+        ray_endpoint(self.ray_address)
+
     def check_device(self) -> None:
-        """The device must exist here, unless Ray's workers (which may have it) run the
-        tasks."""
+        """Before any work: the device must exist here, unless Ray's workers (which may have
+        it) run the tasks; then the Ray cluster named must answer (`probe_ray`)."""
         if self.backend != "ray":
             resolve_device(self.device)
+        else:
+            probe_ray(self.ray_address)
 
     @contextmanager
     def running(
         self, data: EyeDataset, total: int, done: int, log: Callable[[str], None]
     ) -> Iterator[tuple[Backend, Progress]]:
         """The backend, started with `data`, and a progress bar of `total` tasks."""
+        workers = self.workers
+        if self.backend == "local":
+            cores, left = os.cpu_count() or 1, max(1, total - done)
+            if workers > min(cores, left):
+                log(
+                    f"workers: {workers} asked, {min(cores, left)} used "
+                    f"({cores} CPU cores, {left} tasks to run)"
+                )
+                workers = min(cores, left)
         with (
             make_backend(
-                self.backend, data, workers=self.workers, address=self.ray_address,
+                self.backend, data, workers=workers, address=self.ray_address,
                 cpus=self.cpus, gpus=self.gpus,
             ) as runner,
             Progress(total, done, runner.slots, self.progress, log) as bar,
@@ -148,6 +210,7 @@ class RayBackend(Backend):
         self.ray = ray
         self.started = not ray.is_initialized()
         if self.started:
+            probe_ray(address)
             try:
                 ray.init(
                     address=address,
@@ -155,7 +218,7 @@ class RayBackend(Backend):
                     log_to_driver=False,
                     configure_logging=False,
                 )
-            except ConnectionError as err:
+            except (ConnectionError, ValueError) as err:
                 raise RobustEyeError(f"cannot join the Ray cluster at {address}: {err}") from None
         total = ray.cluster_resources().get("CPU", 1.0)
         self.slots = max(1, int(total // max(cpus, 1e-9)))

@@ -4,9 +4,10 @@ finished task (to the bar, or to the log when the bar is off)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from tqdm.auto import tqdm
+
+from robusteye.text import printable
 
 
 class Progress:
@@ -31,7 +32,8 @@ class Progress:
             self.bar.update(n)
             self._postfix()
 
-    def finished(self, row: dict[str, Any], line: str) -> None:
+    def finished(self, row: object, line: str) -> None:
+        line = printable(line)  # names in it (keys, classes) come from a stranger's spec
         self.done += 1
         self.bar.update()
         self._postfix()

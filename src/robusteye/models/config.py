@@ -42,7 +42,7 @@ ACTIVATIONS: dict[str, float] = {"relu": 1.0, "silu": 1.1}
 #: largest model these allow (WRN-100-32 is refused by MAX_PARAMETERS, see checkpoint.py)
 #: is far beyond anything a 32 x 32 eye crop needs (WRN-28-10 has 36.5 M parameters).
 MAX_SIZE = {"depth": 100, "width": 32, "hidden": 16384, "passes": 64, "convs": 16}
-MAX_CLASSES = 1000
+MAX_MODEL_CLASSES = 1000
 MAX_IN_CHANNELS = 4
 MAX_NAME = 200  # characters of a model or class name
 #: Normalisation bounds: images are in [0, 1], so a mean outside [-10, 10] or a std outside
@@ -122,9 +122,9 @@ class ModelConfig:
             raise UsageError(
                 f"unknown architecture {self.arch!r} (known: {', '.join(sorted(ARCH_DEFAULTS))})"
             )
-        if not _is_int(self.num_classes) or not 2 <= self.num_classes <= MAX_CLASSES:
+        if not _is_int(self.num_classes) or not 2 <= self.num_classes <= MAX_MODEL_CLASSES:
             raise UsageError(
-                f"num_classes must be an int in 2..{MAX_CLASSES}, got {self.num_classes!r}"
+                f"num_classes must be an int in 2..{MAX_MODEL_CLASSES}, got {self.num_classes!r}"
             )
         if not isinstance(self.name, str) or len(self.name) > MAX_NAME:
             raise UsageError(f"name must be a string of at most {MAX_NAME} characters")
