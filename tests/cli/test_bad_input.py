@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.bad_input import (
+from tests.cli.bad_input import (
     assert_error,
     assert_only,
     blank_png,
@@ -185,8 +185,8 @@ def test_huge_image_is_refused(
 def test_large_jpeg_is_decoded_at_reduced_scale(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Row 5: MAX_PIXELS counts decoded pixels, so JPEG draft mode reads what PNG cannot."""
-    monkeypatch.setattr("robusteye.data.imageio.MAX_PIXELS", 1_000_000)
+    """Row 5: MAX_IMAGE_PIXELS counts decoded pixels, so JPEG draft mode reads what PNG cannot."""
+    monkeypatch.setattr("robusteye.data.imageio.MAX_IMAGE_PIXELS", 1_000_000)
     root = image_folder(tmp_path / "eyes")
     Image.new("L", (1600, 1600), 255).save(root / "open" / "s0009_big.jpg", quality=90)
     info = info_json(capsys, root)  # decoded at 1/8 scale: 200 x 200

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from robusteye.models import create_model, save_model
-from tests.bad_input import assert_error, assert_only, run_cli
+from tests.cli.bad_input import assert_error, assert_only, run_cli
 
 # ---- row 10: checkpoints ------------------------------------------------------------------------
 

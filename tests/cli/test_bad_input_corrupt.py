@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from robusteye.models import create_model, save_model
-from tests.bad_input import assert_error, assert_only, run_cli
+from tests.cli.bad_input import assert_error, assert_only, run_cli
 from tests.conftest import make_dataset
 
 
@@ -26,7 +26,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (["--severities", "1,6"], r"severity must lie in 0\.\.5, got 6"),
         (["--severities", "-1"], r"severity must lie in 0\.\.5, got -1"),
         (["--severities", "1.5"], r"--severities expects integers in 0\.\.5"),
-        (["--severities", ","], r"--severities expects at least one severity"),
+        (["--severities", ","], r"--severities expects a comma-separated list"),
         (["--batch-size", "0"], r"--batch-size"),
         (["--class-map", "merge"], r"--class-map"),
         (["--class-map", "partial-as-open"], r"--class-map partial-as-open needs data without"),

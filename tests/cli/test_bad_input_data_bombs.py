@@ -28,7 +28,7 @@ import robusteye.data.folder
 import robusteye.data.pz
 from robusteye.data import load_dataset
 from robusteye.errors import DataError
-from tests.bad_input import Run, assert_error, assert_only, image_folder, run_cli
+from tests.cli.bad_input import Run, assert_error, assert_only, image_folder, run_cli
 from tests.conftest import make_dataset
 
 #: The address-space limit of the child processes (bytes), as `ulimit -v 4000000` (KiB) sets.

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.bad_input import assert_error, assert_only, run_cli
+from tests.cli.bad_input import assert_error, assert_only, run_cli
 
 # ---- row 7: a class absent from a fold --------------------------------------------------------
 

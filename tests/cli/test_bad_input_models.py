@@ -24,7 +24,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from robusteye.models import create_model, save_model
-from tests.bad_input import assert_error, assert_only, run_cli, write_png
+from tests.cli.bad_input import assert_error, assert_only, run_cli, write_png
 
 ROBUSTEYE = [sys.executable, "-m", "robusteye"]
 DEEP_JSON = "[" * 200_000 + "]" * 200_000
@@ -130,7 +130,8 @@ def test_deep_split_file(
 
 
 def test_deep_results_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    row = json.dumps({"kind": "cell", "id": "a"})
+    samples = Path(__file__).parents[1] / "results" / "results_samples.jsonl"
+    row = samples.read_text().splitlines()[0]  # a real cell row, so line 1 reads
     (tmp_path / "results.jsonl").write_text(f"{row}\n{DEEP_JSON}\n{row}\n")
     run = run_cli(capsys, "report", tmp_path)
     assert_error(run, 1, r"line 2 is not a result row: not valid JSON \(nested too deeply")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.bad_input import assert_error, assert_only, run_cli
+from tests.cli.bad_input import assert_error, assert_only, run_cli
 
 GOOD: dict[str, Any] = {
     "name": "s",

@@ -24,7 +24,7 @@ import pytest
 from robusteye.experiments import ResultsStore, RunResult
 from robusteye.folders import LOCK_NAME
 from robusteye.models import create_model, save_model
-from tests.bad_input import assert_error, image_folder, run_cli
+from tests.cli.bad_input import assert_error, image_folder, run_cli
 from tests.conftest import make_dataset
 
 ROBUSTEYE = [sys.executable, "-m", "robusteye"]
@@ -37,7 +37,7 @@ def _run_copy(tiny_run: RunResult, tmp_path: Path) -> Path:
 
 def _edit_first_cell(run: Path, checkpoint: str) -> None:
     path = run / "results.jsonl"
-    rows = ResultsStore(path).rows()
+    rows = [r.to_dict() for r in ResultsStore(path).rows()]
     first = next(r for r in rows if r["kind"] == "cell")
     first["checkpoint"] = checkpoint
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -135,7 +135,7 @@ def test_interleaved_rows_are_an_error_not_an_empty_store(
     tiny_run: RunResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = _run_copy(tiny_run, tmp_path)
-    rows = ResultsStore(run / "results.jsonl").rows()
+    rows = [r.to_dict() for r in ResultsStore(run / "results.jsonl").rows()]
     a, b = json.dumps(rows[0]), json.dumps(rows[1])
     mixed = a[: len(a) // 2] + b + a[len(a) // 2 :]  # what two unlocked writers produced
     (run / "results.jsonl").write_text(mixed + "\n" + json.dumps(rows[2]) + "\n")

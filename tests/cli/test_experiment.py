@@ -10,7 +10,7 @@ from robusteye.cli import main
 
 
 def test_dry_run_lists_the_cells(capsys: pytest.CaptureFixture[str]) -> None:
-    spec = Path(__file__).resolve().parents[1] / "experiments" / "aim2.yaml"
+    spec = Path(__file__).resolve().parents[2] / "experiments" / "aim2.yaml"
     assert main(["experiment", str(spec), "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "wrn_16_1.standard.f0.s0"
@@ -40,6 +40,6 @@ def test_bad_spec_is_one_line_and_exit_2(
 def test_missing_spec_and_bad_backend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["experiment", str(tmp_path / "nope.yaml")]) == 2
     assert "no such spec file" in capsys.readouterr().err
-    spec = Path(__file__).resolve().parents[1] / "experiments" / "quick.yaml"
+    spec = Path(__file__).resolve().parents[2] / "experiments" / "quick.yaml"
     assert main(["experiment", str(spec), "--backend", "slurm"]) == 2
     assert "Invalid value for '--backend'" in capsys.readouterr().err

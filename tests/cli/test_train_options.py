@@ -9,7 +9,8 @@ import torch
 import yaml
 
 from robusteye.cli import main
-from robusteye.cli.train_spec import parse_model_options
+from robusteye.cli.train import train
+from robusteye.cli.train_spec import TRAIN_FLAGS, parse_model_options
 from robusteye.errors import UsageError
 from robusteye.models import load_model
 from tests.conftest import make_dataset
@@ -134,3 +135,11 @@ def test_audit_device(data, tmp_path, capsys) -> None:
     for p, q in zip(a["points"], b["points"], strict=True):
         assert p["clean_accuracy"] == q["clean_accuracy"]
         assert abs(p["worst_accuracy"] - q["worst_accuracy"]) <= 2 / 16 + 1e-9
+
+
+def test_every_train_flag_is_in_the_one_map() -> None:
+    """A flag of `robusteye train` sets training-spec fields through `TRAIN_FLAGS` (read by
+    the plain flags and by --spec alike), or says where and how the command runs."""
+    runs = {"spec_path", "source", "out", "resume", "progress", "device"}
+    names = {p.name for p in train.params}
+    assert names - runs == set(TRAIN_FLAGS)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from robusteye.errors import UsageError
+from robusteye.norms import check_norm
 from robusteye.tensors import check_images, model_device
 
 __all__ = [
@@ -150,7 +151,7 @@ def project(x_adv: Tensor, x: Tensor, eps: Tensor, norm: str) -> Tensor:
         flat = delta.flatten(1).norm(dim=1).view(-1, *([1] * (x.ndim - 1)))
         delta = delta * torch.clamp(eps / flat.clamp_min(1e-12), max=1.0)
     else:
-        raise UsageError(f"norm must be 'linf' or 'l2', got {norm!r}")
+        check_norm(norm)
     return (x + delta).clamp_(0.0, 1.0)
 
 

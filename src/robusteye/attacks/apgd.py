@@ -28,8 +28,8 @@ from robusteye.attacks._core import (
 from robusteye.attacks._core import chunk_size as default_chunk
 from robusteye.attacks.losses import attack_loss, effective_loss
 from robusteye.errors import UsageError
+from robusteye.norms import check_norm
 
-NORMS = ("linf", "l2")
 MOMENTUM = 0.75
 RHO = 0.75
 
@@ -72,8 +72,7 @@ def apgd(
         raise UsageError(f"steps must be >= 1, got {steps}")
     if restarts < 1:
         raise UsageError(f"restarts must be >= 1, got {restarts}")
-    if norm not in NORMS:
-        raise UsageError(f"norm must be 'linf' or 'l2', got {norm!r}")
+    check_norm(norm)
     if n_targets is not None and n_targets < 1:
         raise UsageError(f"n_targets must be >= 1, got {n_targets}")
     x, y, e = prepare(model, x, y, eps)

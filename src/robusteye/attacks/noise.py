@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from robusteye.attacks._core import Eps, check_images, draw, eps_tensor, step_direction
-from robusteye.errors import UsageError
+from robusteye.norms import check_norm
 
 
 def uniform_noise(
@@ -33,4 +33,5 @@ def noise_unit(
         return 2.0 * draw(x.shape, x, generator) - 1.0
     if norm == "l2":
         return step_direction(draw(x.shape, x, generator, normal=True), "l2")
-    raise UsageError(f"norm must be 'linf' or 'l2', got {norm!r}")
+    check_norm(norm)
+    raise AssertionError(norm)  # unreachable: check_norm refuses every other name

@@ -19,8 +19,7 @@ from robusteye.attacks._core import (
 )
 from robusteye.attacks._core import chunk_size as default_chunk
 from robusteye.errors import UsageError
-
-NORMS = ("linf", "l2")
+from robusteye.norms import check_norm
 
 
 def pgd(
@@ -54,8 +53,7 @@ def pgd(
         raise UsageError(f"steps must be >= 1, got {steps}")
     if restarts < 1:
         raise UsageError(f"restarts must be >= 1, got {restarts}")
-    if norm not in NORMS:
-        raise UsageError(f"norm must be 'linf' or 'l2', got {norm!r}")
+    check_norm(norm)
     if alpha is not None and not alpha > 0:
         raise UsageError(f"alpha must be > 0, got {alpha}")
     x, y, e = prepare(model, x, y, eps)

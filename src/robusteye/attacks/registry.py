@@ -25,6 +25,7 @@ from robusteye.attacks.noise import noise_unit, uniform_noise
 from robusteye.attacks.pgd import pgd
 from robusteye.attacks.square import square
 from robusteye.errors import UsageError
+from robusteye.norms import NORMS
 
 
 @dataclass(frozen=True)
@@ -171,14 +172,14 @@ ATTACKS: dict[str, Attack] = _register(
         direction=_fgsm_direction,
     ),
     Attack(
-        "noise", uniform_noise, ("linf", "l2"), False,
+        "noise", uniform_noise, NORMS, False,
         "random noise of size eps (uniform per pixel, or a random L2 direction)",
         direction=_noise_direction, needs_model=False,
     ),
-    Attack("pgd", pgd, ("linf", "l2"), True, "projected gradient ascent (Madry et al. 2018)"),
-    Attack("apgd", apgd, ("linf", "l2"), True, "Auto-PGD, CE/DLR/margin (Croce & Hein 2020)"),
+    Attack("pgd", pgd, NORMS, True, "projected gradient ascent (Madry et al. 2018)"),
+    Attack("apgd", apgd, NORMS, True, "Auto-PGD, CE/DLR/margin (Croce & Hein 2020)"),
     Attack(
-        "apgd-t", _apgd_t, ("linf", "l2"), True,
+        "apgd-t", _apgd_t, NORMS, True,
         "targeted Auto-PGD with DLR towards the top other classes (Croce & Hein 2020)",
     ),
     Attack(

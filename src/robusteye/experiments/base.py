@@ -26,6 +26,7 @@ from robusteye.attacks.registry import ATTACKS
 from robusteye.attacks.snr import SNR_MAX_DB
 from robusteye.errors import UsageError
 from robusteye.models import list_models
+from robusteye.norms import Norm
 from robusteye.readers import parse_yaml, read_text
 from robusteye.train.config import RegimeConfig, TrainConfig
 
@@ -130,7 +131,7 @@ class AttackEval(Strict):
     snr: list[float] | None = None
     limit: int | None = Field(default=None, ge=1)
     steps: int | None = Field(default=None, ge=1)
-    norm: Literal["linf", "l2"] | None = None
+    norm: Norm | None = None
 
     @model_validator(mode="after")
     def _one_axis(self) -> AttackEval:
@@ -152,7 +153,7 @@ class AuditEval(Strict):
 
     eps: list[float] | None = None
     snr: list[float] | None = None
-    norm: Literal["linf", "l2"] = "linf"
+    norm: Norm = "linf"
     suite: Literal["standard", "quick"] = "standard"
     limit: int | None = Field(default=None, ge=1)
 

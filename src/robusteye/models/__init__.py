@@ -29,6 +29,7 @@ from robusteye.models.parseval import (
     retract_,
 )
 from robusteye.models.registry import (
+    DATA_OWNED_OPTIONS,
     build_model,
     check_model_options,
     create_model,
@@ -37,6 +38,7 @@ from robusteye.models.registry import (
 )
 
 __all__ = [
+    "DATA_OWNED_OPTIONS",
     "STUDY_CLASSES",
     "CheckpointConfig",
     "ConvexMerge",

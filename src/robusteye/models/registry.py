@@ -20,6 +20,8 @@ from robusteye.models.config import ModelConfig
 _MODELS: dict[str, Callable[..., EyeModel]] = {}
 _ARCHS: dict[str, type[EyeModel]] = {}
 _TOP_LEVEL = ("classes", "in_channels", "mean", "std")
+#: model options the data decides (its classes and its image channels): never set by a user
+DATA_OWNED_OPTIONS = ("num_classes", "classes", "in_channels")
 
 F = TypeVar("F", bound=Callable[..., EyeModel])
 M = TypeVar("M", bound=type[EyeModel])
@@ -70,9 +72,9 @@ def create_model(
 
 def check_model_options(name: str, options: dict[str, Any]) -> None:
     """Refuse, as a `UsageError`, options that `name` does not take or that come from the data
-    (`num_classes`, `classes`): the model is built on the meta device, which costs nothing, so
+    (`DATA_OWNED_OPTIONS`): the model is built on the meta device, which costs nothing, so
     a run fails before it writes anything."""
-    owned = sorted({"num_classes", "classes"} & set(options))
+    owned = sorted(set(DATA_OWNED_OPTIONS) & set(options))
     if owned:
         raise UsageError(f"options cannot set {', '.join(owned)} (they come from the data)")
     if options:

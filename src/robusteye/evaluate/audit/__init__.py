@@ -16,7 +16,6 @@ the attacks, `audit`) and `indicators` (the checks of attack failure).
 """
 
 from robusteye.evaluate.audit.result import (
-    NORMS,
     SUITES,
     TOLERANCE,
     WORST_CASE,
@@ -29,6 +28,7 @@ from robusteye.evaluate.audit.result import (
     Suite,
 )
 from robusteye.evaluate.audit.suite import audit, audit_eps_for_snr
+from robusteye.norms import NORMS
 
 __all__ = [
     "NORMS",

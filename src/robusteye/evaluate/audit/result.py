@@ -12,7 +12,6 @@ from torch import Tensor
 
 from robusteye.io import dumps_json
 
-NORMS = ("linf", "l2")
 #: The name of the audit's worst case where it sits among robustness curves (result rows).
 WORST_CASE = "worst case"
 #: A difference in accuracy within this is noise, not evidence (one point in a hundred).

@@ -24,7 +24,6 @@ from robusteye.evaluate.audit.indicators import (
     white_vs_black,
 )
 from robusteye.evaluate.audit.result import (
-    NORMS,
     SUITES,
     TOLERANCE,
     AttackDone,
@@ -35,6 +34,7 @@ from robusteye.evaluate.audit.result import (
     Suite,
 )
 from robusteye.evaluate.predict import predict_logits
+from robusteye.norms import check_norm
 
 
 def audit_eps_for_snr(
@@ -71,8 +71,7 @@ def audit(
     shrinks as points break and need no further attack); `on_attack(eps, run)` after each
     attack at each eps, with its `AttackRun` (for a log line per attack).
     """
-    if norm not in NORMS:
-        raise UsageError(f"norm must be 'linf' or 'l2', got {norm!r}")
+    check_norm(norm)
     if suite not in SUITES:
         raise UsageError(f"unknown suite {suite!r}; known: {', '.join(SUITES)}")
     if (eps is None) == (snr is None):
