@@ -8,11 +8,18 @@ process the lock is re-entrant (`experiment` writes its report while it holds it
 
 Paths that a run folder's own files name (a result row's `checkpoint`) come from a file a
 stranger may have edited: `inside` resolves them and refuses any that leave the folder.
+
+Paths robusteye writes inside a run are built from names a spec gives (model keys, regime
+tags, cell ids): `check_name` accepts only a safe single path component where the spec is
+read, and `inside_run` is the one check every run-folder writer makes before writing: the
+path must lie lexically inside the run, and no component of it inside the run may be a
+symbolic link (a linked `figures/`, `cells/<id>` or `winner/` would lead the write out).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +33,12 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = ".robusteye.lock"
+#: A name that becomes one path component: letters, digits and `._-+`, not starting with `.`.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*")
+#: Longest model key a spec may give (cell ids add the regime and fold to it).
+MAX_KEY = 100
+#: Longest name of one path component most file systems allow.
+MAX_COMPONENT = 255
 _HELD: dict[str, int] = {}  # real path of a locked folder -> nesting depth in this process
 
 
@@ -141,3 +154,53 @@ def inside(root: Path, relative: object, what: str = "path") -> Path:
     if Path(relative).is_absolute() or not target.is_relative_to(base) or target == base:
         raise DataError(f"{root}: {what} {relative!r} leads outside the run folder; refused")
     return candidate
+
+
+def check_name(value: str, what: str = "name", limit: int = MAX_KEY) -> str:
+    """`value` if it is a safe single path component (letters, digits, `._-+`, not starting
+    with `.`, at most `limit` characters); else `UsageError` (a `ValueError`, so a pydantic
+    validator turns it into one line naming the spec field)."""
+    if not isinstance(value, str) or not _SAFE_NAME.fullmatch(value):
+        raise UsageError(
+            f"{value!r} is not a safe {what}: use letters, digits and . _ - + "
+            "(not starting with .; no / or \\)"
+        )
+    if len(value) > limit:
+        raise UsageError(f"the {what} {value[:40]!r}... is longer than {limit} characters")
+    return value
+
+
+def inside_run(run: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+    """`path` if it may be written inside the run folder `run`; else `UsageError`, before
+    anything is written.
+
+    `path` must be `run` joined with relative parts (no absolute part, no `..`), and no part
+    of it below `run` may be a symbolic link: every writer into a run folder (checkpoints,
+    cells, figures, model cards, the winner) calls this first, so a link planted in the run
+    never leads a write out of it. `run` itself may be a link (it is the user's `--out`).
+    """
+    root, target = Path(run), Path(path)
+    try:
+        parts = target.relative_to(root).parts
+    except ValueError:
+        parts = ("..",)
+    if not parts or any(p in ("", ".", "..") for p in parts):
+        raise UsageError(f"{target} lies outside the run folder {root}; refusing to write it")
+    try:
+        base = root.resolve()
+    except (OSError, RuntimeError) as err:
+        raise UsageError(f"cannot resolve the run folder {root}: {err}") from None
+    current = base
+    for i, part in enumerate(parts):
+        current = current / part
+        if current.is_symlink():
+            where = Path(root, *parts[: i + 1])
+            raise UsageError(
+                f"{where} is a symbolic link; robusteye writes only inside the run folder "
+                f"{root}; remove the link or choose another run folder"
+            )
+        if not current.exists():
+            break  # the rest is created by the writer, inside a real folder
+    if not current.resolve().is_relative_to(base):  # belt and braces: a race or a mount
+        raise UsageError(f"{target} leads outside the run folder {root}; refusing to write it")
+    return target

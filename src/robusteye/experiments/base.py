@@ -59,6 +59,13 @@ class ModelEntry(Strict):
             raise ValueError(f"unknown model {v!r} (known: {', '.join(list_models())})")
         return v
 
+    @field_validator("key")
+    @classmethod
+    def _safe_key(cls, v: str | None) -> str | None:
+        from robusteye.folders import check_name
+
+        return None if v is None else check_name(v, "key")  # it names cell folders
+
     @model_validator(mode="after")
     def _options(self) -> ModelEntry:
         from robusteye.models.registry import check_model_options
@@ -106,6 +113,13 @@ class BaseSpec(Strict):
     holdout: float = Field(default=0.0, ge=0.0, lt=1.0)
     split_seed: int = 0
     train: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        from robusteye.folders import check_name
+
+        return check_name(v, "name")  # the default run folder is runs/<name>
 
     @field_validator("train")
     @classmethod

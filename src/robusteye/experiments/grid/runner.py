@@ -35,8 +35,9 @@ from robusteye.experiments.grid.tasks import (
     run_cell,
     run_transfer,
 )
-from robusteye.experiments.rundir import open_run
+from robusteye.experiments.rundir import check_known_rows, open_run
 from robusteye.experiments.scoring import checkpoint_files
+from robusteye.folders import inside_run
 from robusteye.io import staging_folder, write_json
 from robusteye.models.checkpoint import replace_folder
 from robusteye.results import CellRow, ResultsStore, Row
@@ -84,8 +85,11 @@ def run_experiment(
     data = load_dataset(spec.data)  # data and folds first: a bad source leaves no folder
     folds, splits = make_folds(data, spec)
     with open_run(out, spec.to_dict(), splits) as store:  # one run per folder
-        done = {row.id for row in store.rows()}
+        for c in cells:  # a linked cells/<id> is refused before any cell trains
+            inside_run(out, out / "cells" / c.id / "model")
         transfers = _transfer_keys(spec, cells)
+        # a row of no task of this spec would be counted in the summary: refused
+        done = {row.id for row in check_known_rows(store, {*(c.id for c in cells), *transfers})}
         total = len(cells) + len(transfers)
         skipped = sum(c.id in done for c in cells) + sum(t in done for t in transfers)
         if skipped:
@@ -118,7 +122,7 @@ def run_experiment(
         if spec.evaluation.examples and spec.evaluation.attacks:
             write_examples(out, spec, data, folds[0].eval, rows)
         summary = _summarize(rows)
-        write_json(out / SUMMARY_FILE, summary)
+        write_json(inside_run(out, out / SUMMARY_FILE), summary)
         report_path = None
         if options.report:
             from robusteye.report import write_report
@@ -177,7 +181,7 @@ def _cell_task(
         audit=spec.evaluation.audit,
         certify=spec.evaluation.certify,
         data_source=spec.data,
-        work_dir=str((out / "cells" / cell.id / "train").resolve()),
+        work_dir=str(inside_run(out, out / "cells" / cell.id / "train").resolve()),
         source_files=source,
         threads=runner.threads,
     )
@@ -185,7 +189,8 @@ def _cell_task(
 
 def _finish_cell(out: Path, store: ResultsStore, task: CellTask, output: CellOutput) -> None:
     """Checkpoint first, then the row (its presence means the cell is complete)."""
-    folder = out / "cells" / task.cell.id
+    folder = inside_run(out, out / "cells" / task.cell.id)
+    inside_run(out, folder / "model")
     with staging_folder(folder, "model") as tmp:
         for name, blob in output.files.items():
             (tmp / Path(name).name).write_bytes(blob)

@@ -206,6 +206,7 @@ class ExperimentSpec(BaseSpec):
         cells = self.count_cells()
         if cells > MAX_CELLS:
             raise ValueError(f"the spec has {cells:,} cells (at most {MAX_CELLS:,})")
+        self._check_cell_names()
         needs_source = any(
             r.needs_source and r.source is None for g in self.regimes for r in g.expand()
         )
@@ -215,6 +216,21 @@ class ExperimentSpec(BaseSpec):
                 "(its model crafts the FGSM examples)"
             )
         return self
+
+    def _check_cell_names(self) -> None:
+        """Every cell id names a folder of the run: each must be one safe path component."""
+        from robusteye.experiments.grid.tags import regime_tag, training_tag
+        from robusteye.folders import MAX_COMPONENT, check_name
+
+        last = f".f{self.folds - 1}.s{max(self.seeds, key=lambda s: len(str(s)))}"
+        for grid in self.regimes:
+            tags = {
+                f"{regime_tag(r)}{training_tag(t)}" for r in grid.expand() for t in grid.training()
+            }
+            for m in self.models:
+                if grid.models is None or m.id in grid.models:
+                    for tag in tags:
+                        check_name(f"{m.id}.{tag}{last}", "cell id", MAX_COMPONENT)
 
     def count_cells(self) -> int:
         """Models x regime grid points x folds x seeds, counted without expanding the grid."""

@@ -45,6 +45,7 @@ from robusteye.experiments.trainspec import (
     train_from_spec,
     write_train_spec,
 )
+from robusteye.folders import inside_run
 from robusteye.io import write_json
 from robusteye.results import Row, TrialRow
 
@@ -102,6 +103,8 @@ def run_selection(
     ds = data if data is not None else load_dataset(spec.data)
     folds, splits = selection_folds(ds, spec)  # before the folder: a bad source leaves nothing
     with open_run(out, spec.to_dict(), splits) as store:  # one run per folder
+        for folder in ("trials", WINNER_DIR):  # a linked one is refused before any training
+            inside_run(out, out / folder)
         done = {row.id for row in store.rows()}
         if done:
             log(f"resuming: {len(done)} trial-fold task(s) already done in {out}")
@@ -195,7 +198,7 @@ def _task(
         val_idx=fold.val,
         attack_idx=fold.attack,
         objective=spec.objective,
-        work_dir=str((out / "trials" / trial.id / f"f{f}").resolve()),
+        work_dir=str(inside_run(out, out / "trials" / trial.id / f"f{f}").resolve()),
         threads=threads,
     )
 
@@ -241,11 +244,12 @@ def _winner(
         f"{objective['mean']:.4f} +- {objective['std']:.4f} over {best['folds']} folds\n"
         f"run it: robusteye train --spec {WINNER_SPEC} --out DIR"
     )
-    path = write_train_spec(trial.train_spec, out / WINNER_SPEC, header)
+    winner_dir = inside_run(out, out / WINNER_DIR)  # never through a link out of the run
+    path = write_train_spec(trial.train_spec, inside_run(out, out / WINNER_SPEC), header)
     log(f"winner {trial.id} ({params}); retraining it on all training persons")
     result: TrainSpecResult = train_from_spec(
         load_train_spec(path),
-        out / WINNER_DIR,
+        winner_dir,
         data=data,
         device=options.device,
         progress=options.progress,
