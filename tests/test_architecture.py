@@ -291,6 +291,7 @@ NOT_ROWS = {
     "splits": "splits.json of the run folder",
     "persons": "one fold of splits.json",
     "examples": "examples.npz of the run folder (arrays by name)",
+    "listed": "the attack names member of examples.npz (arrays by name)",
     "training": "a checkpoint's config.json: its training record",
     "train": "a checkpoint's config.json: the training config",
     "clean": "a summary's clean metrics (dict[str, Stat])",

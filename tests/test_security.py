@@ -43,8 +43,9 @@ def test_no_unsafe_loading(pattern: str, allowed: set[str]) -> None:
 
 
 def test_every_np_load_refuses_pickles() -> None:
+    # every .npz (data sets and a report's examples.npz) is read by data/npz.py's checked
+    # reader, so none is left; one that comes back must refuse pickles
     calls = _calls(r"\bnp\.load\(")
-    assert calls, "np.load is used to read npz files"
     for path, line, text in calls:
         assert "allow_pickle=False" in text, f"{path}:{line}: {text}"
 

@@ -241,3 +241,42 @@ def _from_arrays(path: Path, f: dict[str, np.ndarray]) -> dict[str, Any]:
 
 def _reason(err: BaseException) -> str:
     return str(err) or type(err).__name__
+
+
+def read_npz_members(
+    path: str | os.PathLike[str], keys: Sequence[str], *, max_bytes: int
+) -> dict[str, np.ndarray]:
+    """Members `keys` of any `.npz` (those it lacks are left out), read as `read_npz` reads a
+    data set: no other member is decompressed, every header is checked (plain numbers or
+    strings, at most `max_bytes` declared in all) before a byte of data, then exactly the
+    declared bytes are read. Anything malformed raises a one-line `DataError`."""
+    path = Path(path)
+    with open_regular(path) as fh:
+        try:
+            return _read_members(path, fh, keys, max_bytes)
+        except DataError:
+            raise
+        except Exception as err:  # zip, zlib and numpy's header parser raise many types on garbage
+            raise DataError(f"{path}: not a readable .npz file ({_reason(err)})") from None
+
+
+def _read_members(
+    path: Path, fh: IO[bytes], keys: Sequence[str], max_bytes: int
+) -> dict[str, np.ndarray]:
+    if not fh.read(2).startswith(b"PK"):
+        raise DataError(f"{path}: not a readable .npz file (not a zip archive)")
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as zf:
+        names = set(zf.namelist())
+        used = [k for k in dict.fromkeys(keys) if f"{k}.npy" in names]
+        headers = {key: _header(zf, key) for key in used}  # no data decompressed yet
+        for key, (_, _, dtype) in headers.items():
+            if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+                raise DataError(f"{path}: {key}.npy holds {dtype}, not plain numbers or strings")
+        total = sum(math.prod(shape) * dtype.itemsize for shape, _, dtype in headers.values())
+        if total > max_bytes:
+            raise DataError(
+                f"{path}: not a readable .npz file (its members declare {total:,} bytes; "
+                f"robusteye reads at most {max_bytes:,})"
+            )
+        return {key: _read_array(zf, key, headers[key]) for key in used}

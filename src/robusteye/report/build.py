@@ -10,6 +10,7 @@ from pathlib import Path
 
 from matplotlib.colors import to_hex
 
+from robusteye.folders import inside_run
 from robusteye.io import atomic_path
 from robusteye.report import audit, curves, grids, natural, tradeoff
 from robusteye.report.card import write_card
@@ -21,6 +22,7 @@ from robusteye.report.page import (
     figure_html,
     point_tables,
     render_page,
+    run_link,
     summary_table,
 )
 from robusteye.report.run import RESULTS_NAME, RunData, load_run
@@ -124,6 +126,11 @@ def report_figures(run: RunData, folder: Path) -> dict[str, list[FigureFile]]:
     return _figures(run, vs, summarize(list(run.cells)), folder)
 
 
+def _in_run(path: Path, run: Path) -> str:
+    """`path` (inside the run folder `run`) relative to `run`, in `/` form."""
+    return Path(os.path.relpath(path, run)).as_posix()
+
+
 def _subset_note(cells: tuple[CellRow, ...]) -> str:
     """A sentence naming the curves scored on fewer images than the clean metrics, or ''."""
     clean = {c.clean.n for c in cells}
@@ -214,7 +221,7 @@ def write_report(
     card README.md into every cell's checkpoint folder; returns the path of report.html."""
     run = load_run(run_dir)
     target = run.path if out is None else Path(out)
-    folder = target / FIGURES_DIR
+    folder = inside_run(target, target / FIGURES_DIR)  # a linked figures/ is refused
     folder.mkdir(parents=True, exist_ok=True)
     summaries = summarize(list(run.cells))
     vs = Variants.from_groups(group_cells(run.cells))
@@ -224,8 +231,9 @@ def write_report(
     cards: dict[str, str] = {}
     for cell in run.cells:
         card = write_card(cell, by_variant[cell.variant], run.path, run.splits)
-        if card is not None:
-            cards[cell.id] = Path(os.path.relpath(card, target)).as_posix()
+        href = None if card is None else run_link(run.path, _in_run(card, run.path), target)
+        if href is not None:
+            cards[cell.id] = href
     colors = {v: str(to_hex(c)) for v, c in vs.colors.items()}
     title = f"robusteye report: {run.spec.get('name') or run.path.name}"
     table = cells_table(list(run.cells), cards)
@@ -233,7 +241,7 @@ def write_report(
     sections = _sections(figures, summaries, colors, table, note, audit.warnings_html(run.cells))
     description = str(run.spec.get("description") or "")
     html = render_page(title, _meta(run, summaries), sections, description=description)
-    path = target / REPORT_NAME
+    path = inside_run(target, target / REPORT_NAME)
     with atomic_path(path) as tmp:
         tmp.write_text(html, encoding="utf-8")
     log.info("report written to %s (%d figures)", path, sum(map(len, figures.values())))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,13 @@ import torch
 import yaml
 
 from robusteye.errors import CheckpointError
-from robusteye.folders import inside
+from robusteye.folders import inside, inside_run
 from robusteye.io import atomic_path
 from robusteye.models import build_model, read_checkpoint_config
 from robusteye.models.checkpoint import CARD_NAME, CONFIG_NAME
 from robusteye.report.summary import HEADLINE_METRICS, VariantSummary, metric
 from robusteye.results import CellRow, CurvePoint
+from robusteye.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,19 @@ def _metric(value: Any, name: str, kind: str = "accuracy") -> dict[str, Any] | N
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return {"type": kind, "value": round(float(value), 4), "name": name}
+
+
+#: Characters with a meaning in Markdown, backslash-escaped in names (`<`, `>`, `&`: entities).
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#|~!{}])")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def md(value: object) -> str:
+    """`value` as literal Markdown text: a name a stranger chose (class, key, attack, file),
+    with no markup, HTML, table cell break or line break left (control characters spelled as
+    escapes first, as on a terminal)."""
+    text = _MARKDOWN.sub(r"\\\1", printable(value))
+    return re.sub("[&<>]", lambda m: _HTML[m.group()], text)
 
 
 def _point_name(attack: str, point: CurvePoint) -> str:
@@ -83,27 +98,27 @@ def _checkpoint_text(folder: Path) -> tuple[str, str]:
         with torch.device("meta"):  # counts parameters without allocating or initialising
             n_params = sum(p.numel() for p in build_model(checkpoint.model).parameters())
     except (CheckpointError, RuntimeError, NotImplementedError) as err:
-        return f"unknown (checkpoint config unreadable: {err})", "unknown"
+        return f"unknown (checkpoint config unreadable: {md(err)})", "unknown"
     config = checkpoint.model
-    params = ", ".join(f"{k} {v}" for k, v in config.params.items())
-    arch = f"`{config.name}` (family `{config.arch}`; {params}), {n_params:,} parameters"
+    params = ", ".join(f"{md(k)} {md(v)}" for k, v in config.params.items())
+    arch = f"{md(config.name)} (family {md(config.arch)}; {params}), {n_params:,} parameters"
     training = checkpoint.training or {}  # the checkpoint's config.json, not a result row
     train = training.get("config")
     if not isinstance(train, dict):
         return arch, "not recorded"
     optimiser = (
-        f"SGD, lr {train.get('lr')}, momentum {train.get('momentum')}, weight decay "
-        f"{train.get('weight_decay')}, {train.get('schedule')} schedule, batch "
-        f"{train.get('batch_size')}, augmentation {'on' if train.get('augment') else 'off'}"
+        f"SGD, lr {md(train.get('lr'))}, momentum {md(train.get('momentum'))}, weight decay "
+        f"{md(train.get('weight_decay'))}, {md(train.get('schedule'))} schedule, batch "
+        f"{md(train.get('batch_size'))}, augmentation {'on' if train.get('augment') else 'off'}"
     )
     return arch, optimiser
 
 
 def _regime_text(cell: CellRow) -> str:
     extra = ", ".join(
-        f"{k} {v}" for k, v in cell.regime.items() if k != "kind" and v not in (None, [])
+        f"{md(k)} {md(v)}" for k, v in cell.regime.items() if k != "kind" and v not in (None, [])
     )
-    return cell.regime_kind + (f" ({extra})" if extra else "")
+    return md(cell.regime_kind) + (f" ({extra})" if extra else "")
 
 
 def _evaluation_rows(cell: CellRow, summary: VariantSummary) -> list[str]:
@@ -120,7 +135,7 @@ def _evaluation_rows(cell: CellRow, summary: VariantSummary) -> list[str]:
             across = (
                 agg.points[i].metrics["accuracy"].format() if agg and i < len(agg.points) else "–"
             )
-            condition = _point_name(name, point).replace(" accuracy at ", " at ")
+            condition = md(_point_name(name, point).replace(" accuracy at ", " at "))
             rows.append(f"| {condition} | accuracy | {_fmt(acc)} | {across} |")
     return rows
 
@@ -144,6 +159,8 @@ def _persons(cell: CellRow, splits: dict[str, Any]) -> str:
 
 def _usage(cell: CellRow) -> list[str]:
     synthetic = cell.data.startswith("synthetic")
+    load = f"model = load_model({json.dumps(cell.checkpoint)})"
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", load)), default=0))
     return [
         "## Intended use and limitations\n",
         "- Research on robust eye-state classification of grey 32 x 32 eye crops; not validated "
@@ -154,10 +171,9 @@ def _usage(cell: CellRow) -> list[str]:
         if synthetic
         else "",
         "## How to load\n",
-        "```python\nfrom robusteye.models import load_model\n\n"
-        f"model = load_model({json.dumps(cell.checkpoint)})"
-        "  # path relative to the run folder\n"
-        "logits = model(x)  # eval mode; x: N x 1 x 32 x 32 float32 in [0, 1]\n```\n",
+        f"{fence}python\nfrom robusteye.models import load_model\n\n"
+        f"{load}  # path relative to the run folder\n"
+        f"logits = model(x)  # eval mode; x: N x 1 x 32 x 32 float32 in [0, 1]\n{fence}\n",
     ]
 
 
@@ -177,13 +193,13 @@ def card_text(cell: CellRow, summary: VariantSummary, folder: Path, splits: dict
     arch, optimiser = _checkpoint_text(folder)
     lines = [
         f"---\n{header}---\n",
-        f"# {cell.label or cell.variant} — fold {cell.fold}, seed {cell.seed}\n",
-        f"Eye-state classifier ({', '.join(cell.classes)}) trained by the robusteye "
-        f"experiment runner as cell `{cell.id}` of variant `{cell.variant}`.\n",
+        f"# {md(cell.label or cell.variant)} — fold {cell.fold}, seed {cell.seed}\n",
+        f"Eye-state classifier ({', '.join(md(c) for c in cell.classes)}) trained by the "
+        f"robusteye experiment runner as cell {md(cell.id)} of variant {md(cell.variant)}.\n",
         "## Model\n",
         f"- Architecture: {arch}.",
         "- Input: grey 1 x 32 x 32 crops in [0, 1]; normalisation is the model's first layer.",
-        f"- Model options: {cell.model_options or 'defaults'}.\n",
+        f"- Model options: {md(cell.model_options or 'defaults')}.\n",
         "## Training\n",
         f"- Regime: {_regime_text(cell)}.",
         f"- Optimiser: {optimiser}.",
@@ -191,8 +207,8 @@ def card_text(cell: CellRow, summary: VariantSummary, folder: Path, splits: dict
         f"{cell.n_val} validation images; {_fmt(cell.seconds, '.0f')} s.",
         _last_epoch(cell),
         "## Data\n",
-        f"- Source: `{cell.data}`{_persons(cell, splits)}; evaluated on the "
-        f"{cell.eval_set} set ({cell.n_eval} images), whose persons never appear "
+        f"- Source: {md(cell.data)}{_persons(cell, splits)}; evaluated on the "
+        f"{md(cell.eval_set)} set ({cell.n_eval} images), whose persons never appear "
         "in training.\n",
         "## Evaluation\n",
         f"This model's figures, next to the mean ± std over the variant's {summary.n_cells} "
@@ -214,7 +230,7 @@ def write_card(
     if not (folder / CONFIG_NAME).is_file():
         log.warning("cell %s: no checkpoint folder %s, no model card", cell.id, folder)
         return None
-    path = folder / CARD_NAME
+    path = inside_run(run_dir, folder / CARD_NAME)  # no linked folder on the way
     with atomic_path(path) as tmp:
         tmp.write_text(card_text(cell, summary, folder, splits), encoding="utf-8")
     return path

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from robusteye.report.style import FigureFile
 from robusteye.report.summary import HEADLINE_METRICS, PointSummary, Stat, VariantSummary
@@ -34,6 +37,33 @@ figcaption { color: #555; font-size: 0.9em; }
 .audit-warn { background: #fff4e5; border-left: 4px solid #d9822b; padding: 0.6em 1em; }
 .audit-pass { color: #2b7a3d; }
 """
+
+
+def run_link(run: Path, target: object, page: Path | None = None) -> str | None:
+    """The href of `target`, a path relative to the run folder `run`, for a page in `page`
+    (default: the run folder); None unless `target` is a relative path without `..` that stays
+    inside the run (no scheme such as `javascript:`, no absolute path, no link leading out).
+
+    Every link a report writes goes through here: its targets come from files in the run
+    folder, which a stranger may have edited. The href is percent-encoded, so a file name
+    holding `:` cannot read as a scheme either."""
+    if not isinstance(target, str) or not target or "\\" in target:
+        return None
+    if any(ch in target for ch in "\x00\r\n\t?#") or ":" in target.split("/")[0]:
+        return None
+    relative = PurePosixPath(target)
+    if relative.is_absolute() or ".." in relative.parts:
+        return None
+    base = run.resolve()
+    try:
+        resolved = (run / relative).resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return None
+    if not resolved.is_relative_to(base) or resolved == base:
+        return None
+    start = base if page is None else page.resolve()
+    href = Path(os.path.relpath(base / relative, start)).as_posix()
+    return quote(href, safe="/")
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from robusteye.errors import RobustEyeError, UsageError
+from robusteye.data.npz import read_npz_members
+from robusteye.errors import DataError, RobustEyeError, UsageError
 from robusteye.readers import read_json as read_json_file
 from robusteye.readers import read_yaml as read_yaml_file
 from robusteye.results import CellRow, Row, TransferRow, read_rows
@@ -24,6 +24,9 @@ from robusteye.results import CellRow, Row, TransferRow, read_rows
 log = logging.getLogger(__name__)
 
 RESULTS_NAME = "results.jsonl"
+#: Most bytes the members of `examples.npz` may declare (64 crops at 16 attack points: 4 MiB).
+MAX_EXAMPLES_BYTES = 64 << 20
+_EXAMPLE_KEYS = ("clean", "labels", "classes", "model", "attacks")
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,19 @@ def _mapping(doc: Any) -> dict[str, Any]:
 
 
 def _read_examples(path: Path) -> dict[str, np.ndarray] | None:
+    """The members of `examples.npz` the image grid draws, through the data sets' checked
+    `.npz` reader (no other member is decompressed, no header can make us allocate more than
+    `MAX_EXAMPLES_BYTES`); an unreadable file skips the grid with a warning."""
     if not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        log.warning("skipping the image grid: cannot read %s (%s)", path, err)
+        listed = read_npz_members(path, ["attacks"], max_bytes=MAX_EXAMPLES_BYTES)
+        attacks = listed.get("attacks", np.array([], dtype=np.str_))
+        if attacks.dtype.kind != "U":
+            raise DataError(f"{path}: attacks must be strings, got {attacks.dtype}")
+        keys = [f"{a}_{part}" for a in np.atleast_1d(attacks) for part in ("eps", "snr_db", "adv")]
+        arrays = read_npz_members(path, [*_EXAMPLE_KEYS, *keys], max_bytes=MAX_EXAMPLES_BYTES)
+    except DataError as err:
+        log.warning("skipping the image grid: %s", err)
         return None
+    return arrays

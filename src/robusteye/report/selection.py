@@ -20,10 +20,18 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from robusteye.errors import DataError
+from robusteye.errors import DataError, RobustEyeError
 from robusteye.evaluate.metrics import Metrics
+from robusteye.folders import inside_run
 from robusteye.io import atomic_path
-from robusteye.report.page import FIGURES_DIR, REPORT_NAME, Section, figure_html, render_page
+from robusteye.report.page import (
+    FIGURES_DIR,
+    REPORT_NAME,
+    Section,
+    figure_html,
+    render_page,
+    run_link,
+)
 from robusteye.report.run import read_json, read_results, read_yaml
 from robusteye.report.style import (
     FigureFile,
@@ -36,7 +44,7 @@ from robusteye.report.style import (
     save_figure,
     wrap,
 )
-from robusteye.results import Curve, CurvePoint, TrialRow, read_metrics
+from robusteye.results import Curve, CurvePoint, Selection, TrialRow, read_metrics
 
 #: how many of the best trials get learning curves
 TOP = 5
@@ -62,11 +70,15 @@ def write_selection_report(
         raise DataError(f"{run} holds no finished model selection (no selection.json)")
     spec = read_yaml(run / "spec.yaml")
     rows = [r for r in read_results(run / "results.jsonl") if isinstance(r, TrialRow)]
-    ranking: list[dict[str, Any]] = list(selection.get("ranking") or [])
+    try:  # the typed schema of selection.json: a damaged field is one line naming it
+        checked = Selection.from_dict(selection)
+    except RobustEyeError as err:
+        raise DataError(f"{run / 'selection.json'}: {err}") from None
+    ranking = [entry.data for entry in checked.ranking]
     target = run if out is None else Path(out)
-    folder = target / FIGURES_DIR
+    folder = inside_run(target, target / FIGURES_DIR)  # a linked figures/ is refused
     folder.mkdir(parents=True, exist_ok=True)
-    winner = selection.get("winner")
+    winner = None if checked.winner is None else checked.winner.data
     with house_style():
         figures = {
             "objective": [objective_vs_params(ranking, winner, folder / "objective_vs_params.png")],
@@ -81,14 +93,14 @@ def write_selection_report(
             "Winner",
             "the best trial of the search, retrained from winner.yaml on all non-held-out "
             "persons and scored once on the hold-out persons, which the search never saw.",
-            winner_html(winner, selection),
+            winner_html(winner, selection, run, target),
         ),
         Section(
             "ranking",
             "Ranking",
             "one row per trial at the furthest rung it reached, mean ± std across folds; "
             "trials stopped early by successive halving rank below those that finished.",
-            ranking_html(ranking),
+            ranking_html(ranking, run, target),
         ),
         Section(
             "objective",
@@ -126,7 +138,7 @@ def write_selection_report(
         [s for s in sections if s.body],
         description=str(spec.get("description") or ""),
     )
-    path = target / REPORT_NAME
+    path = inside_run(target, target / REPORT_NAME)
     with atomic_path(path) as tmp:
         tmp.write_text(html, encoding="utf-8")
     return path
@@ -138,7 +150,7 @@ def _fmt(stat: dict[str, Any] | None) -> str:
     return f"{stat['mean']:.3f} ± {stat['std']:.3f}"
 
 
-def ranking_html(ranking: Sequence[dict[str, Any]]) -> str:
+def ranking_html(ranking: Sequence[dict[str, Any]], run: Path, page: Path) -> str:
     if not ranking:
         return ""
     keys = list(dict.fromkeys(k for entry in ranking for k in entry["params"]))
@@ -159,13 +171,22 @@ def ranking_html(ranking: Sequence[dict[str, Any]]) -> str:
         body.append(f"<tr>{tds}</tr>")
     return (
         f"<table><tr>{head}</tr>{''.join(body)}</table>"
-        '<p>Every fold of every trial: <a href="trials.csv">trials.csv</a>; every epoch: '
-        '<a href="curves.csv">curves.csv</a>; this table: '
-        '<a href="ranking.csv">ranking.csv</a>.</p>'
+        f"<p>Every fold of every trial: {_link(run, 'trials.csv', page)}; every epoch: "
+        f"{_link(run, 'curves.csv', page)}; this table: {_link(run, 'ranking.csv', page)}.</p>"
     )
 
 
-def winner_html(winner: dict[str, Any] | None, selection: dict[str, Any]) -> str:
+def _link(run: Path, target: object, page: Path) -> str:
+    """`target` (a path in the run folder) as a link from the page in `page`; as plain text
+    when it is no relative path inside the run (`run_link`)."""
+    text = escape(str(target))
+    href = run_link(run, target, page)
+    return text if href is None else f'<a href="{escape(href)}">{text}</a>'
+
+
+def winner_html(
+    winner: dict[str, Any] | None, selection: dict[str, Any], run: Path, page: Path
+) -> str:
     if not winner:
         return ""
     params = ", ".join(f"{k} = {v}" for k, v in winner["params"].items())
@@ -173,7 +194,7 @@ def winner_html(winner: dict[str, Any] | None, selection: dict[str, Any]) -> str
     parts = [
         f"<p><b>{escape(winner['trial'])}</b>: {escape(params)}. Cross-validated "
         f"{escape(str(selection.get('objective')))}: <b>{escape(_fmt(cv['objective']))}</b>. "
-        f'Training spec: <a href="{escape(winner["spec"])}">{escape(winner["spec"])}</a> '
+        f"Training spec: {_link(run, winner['spec'], page)} "
         f"(<code>robusteye train --spec {escape(winner['spec'])} --out DIR</code> rebuilds "
         f"it); checkpoint: <code>{escape(winner['checkpoint'])}</code>.</p>"
     ]
