@@ -44,6 +44,7 @@ from robusteye._results.curves import (
     read_metrics,
 )
 from robusteye._results.rows import CellRow, TransferRow, TransferScores
+from robusteye._results.selection import RankingEntry, Selection, Winner
 from robusteye._results.store import (
     MAX_RESULTS_BYTES,
     ROW_KINDS,
@@ -69,14 +70,17 @@ __all__ = [
     "CurveKind",
     "CurvePoint",
     "PerCorruption",
+    "RankingEntry",
     "ResultsStore",
     "Roc",
     "Row",
     "Scores",
+    "Selection",
     "TransferRow",
     "TransferScores",
     "TrialMetrics",
     "TrialRow",
+    "Winner",
     "read_metrics",
     "read_rows",
     "row_from_dict",

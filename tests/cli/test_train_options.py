@@ -52,7 +52,7 @@ def test_model_options_reach_the_checkpoint(data, tmp_path) -> None:
         (["width=2", "width=4"], "given twice"),
         (["width=[1, 2]"], "a number, a word or a bool"),
         (["in_channels=1"], "set by the data"),
-        (["num_classes=3"], "come from the data"),
+        (["num_classes=3"], "set by the data"),
     ],
 )
 def test_bad_model_options_are_one_line_and_write_nothing(

@@ -215,3 +215,18 @@ def test_hflip_trains_on_mirrored_batches():
         acc[hflip] = float(right.float().mean())
     assert acc[False] >= 0.95  # the side is easy to learn
     assert acc[True] <= 0.75  # but not from batches where half of each class is mirrored
+
+
+def test_training_state_is_strict_json_and_resumes_its_nan(tmp_path):
+    """training_state.json held a bare NaN (not JSON); non-finite floats are now tagged and
+    read back as the same floats, so a resumed history still carries its NaN."""
+    import json
+    import math
+
+    ds = make_dataset(48, seed=1)
+    Trainer(_model(), _cfg(epochs=1), tmp_path / "r").fit(ds, None)
+    text = (tmp_path / "r" / "last" / "training_state.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    resumed = Trainer(_model(), _cfg(epochs=2), tmp_path / "r").fit(ds, None, resume=True)
+    assert math.isnan(resumed.history[0].val_acc)  # no validation set: NaN, kept across resume

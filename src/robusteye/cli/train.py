@@ -16,7 +16,13 @@ import click
 from robusteye.attacks import ATTACKS, attack_names
 from robusteye.cli.options import data_options, device_option, open_source, progress_option
 from robusteye.cli.table import echo
-from robusteye.cli.train_spec import fields_under, flag_fields, train_spec
+from robusteye.cli.train_spec import (
+    check_flags_record,
+    fields_under,
+    flag_fields,
+    flags_record,
+    train_spec,
+)
 from robusteye.errors import UsageError
 from robusteye.models import check_model_options, list_models
 from robusteye.train import REGIMES, TrainConfig
@@ -324,12 +330,14 @@ def train(
                 err=True,
             )
 
+    record = flags_record(ctx)
     result = run_job(
         job,
         resume=resume,
         progress=progress,
         on_epoch=on_epoch,
         log=lambda s: echo(s, err=True),
+        on_claim=lambda folder: check_flags_record(folder, record),
     )
     fit = result.fit
     val = fit.val_metrics

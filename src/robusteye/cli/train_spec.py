@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,8 +15,11 @@ import yaml
 from robusteye.cli.table import echo, parse_floats
 from robusteye.corruptions import parse_corruptions
 from robusteye.errors import UsageError
+from robusteye.experiments.rundir import describe_changes
 from robusteye.experiments.trainspec import load_train_spec, train_from_spec
+from robusteye.io import write_json
 from robusteye.models import DATA_OWNED_OPTIONS
+from robusteye.readers import read_json
 
 
 def parse_adv_eps(text: str) -> tuple[tuple[float, float], tuple[float, ...]]:
@@ -128,6 +132,58 @@ def fields_under(fields: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     """The fields directly under `prefix` (`train.`: the training's, not its regime's)."""
     n = len(prefix)
     return {k[n:]: v for k, v in fields.items() if k.startswith(prefix) and "." not in k[n:]}
+
+
+#: the settings a plain-flags training run was started with (`robusteye train` without --spec),
+#: saved in its folder and compared on every resume, as --spec compares OUT/spec.yaml
+FLAGS_RECORD = "train_flags.json"
+#: flags a resume may change: they do not change what is trained
+_FREE_FLAGS = ("tensorboard",)
+#: flag names where the click parameter is not the flag with dashes
+_FLAG_NAMES = {"model_name": "model", "source_ckpt": "source"}
+
+
+def flags_record(ctx: click.Context) -> dict[str, Any]:
+    """The flags of a plain `robusteye train` that decide what is trained (the data source,
+    every flag of `TRAIN_FLAGS` but `_FREE_FLAGS`), by flag name, as JSON values."""
+    params = ctx.params
+    record: dict[str, Any] = {"data": params["source"]}
+    for name in TRAIN_FLAGS:
+        if name in _FREE_FLAGS:
+            continue
+        value = params[name]
+        if name == "model_option":
+            value = parse_model_options(value)
+        elif name == "split_seed" and value is None:
+            value = params["seed"]
+        elif isinstance(value, tuple):
+            value = list(value)
+        record[_FLAG_NAMES.get(name, name.replace("_", "-"))] = value
+    return record
+
+
+def check_flags_record(folder: Path, record: dict[str, Any]) -> None:
+    """Refuse to resume the run in `folder` with other flags than it was started with, naming
+    each (`--epochs` may grow: the run goes on for more epochs); record them in a new run."""
+    path = folder / FLAGS_RECORD
+    if path.is_file():
+        try:
+            old = read_json(path, error=UsageError)
+        except UsageError:
+            raise UsageError(f"{path} is damaged; choose another --out") from None
+        if not isinstance(old, dict):
+            raise UsageError(f"{path} is damaged; choose another --out")
+        grows = isinstance(old.get("epochs"), int) and record["epochs"] >= old["epochs"]
+        saved = {**old, "epochs": record["epochs"]} if grows else old
+        changed = describe_changes(saved, record)
+        if changed:
+            raise UsageError(
+                f"{folder} was trained with other settings: {', '.join(changed)}; "
+                "resume with the same flags or choose another --out"
+            )
+        if old == record:
+            return
+    write_json(path, record)
 
 
 def spec_overrides(ctx: click.Context) -> dict[str, Any]:

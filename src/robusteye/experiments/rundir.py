@@ -5,18 +5,19 @@ results store of finished tasks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from robusteye.errors import UsageError
+from robusteye.errors import DataError, UsageError
 from robusteye.folders import claimed
 from robusteye.io import atomic_path, write_json
 from robusteye.readers import read_yaml
-from robusteye.results import ResultsStore
+from robusteye.results import ResultsStore, Row
 
 SPEC_FILE = "spec.yaml"
 SPLITS_FILE = "splits.json"
@@ -59,6 +60,42 @@ def check_or_write(path: Path, value: Any, what: str, *, as_yaml: bool = False) 
             tmp.write_text(yaml.safe_dump(value, sort_keys=False), encoding="utf-8")
     else:
         write_json(path, value)
+
+
+def check_known_rows(store: ResultsStore, known: Collection[str]) -> list[Row]:
+    """The rows of `store`, each the result of one of this run's tasks (`known`), once: a
+    row of another spec or a copied row would be counted in the summary as a fold more."""
+    rows = store.rows()
+    seen: set[str] = set()
+    for row in rows:
+        if row.id not in known:
+            raise DataError(
+                f"{store.path}: row {row.id!r} is no task of this run's spec (copied from "
+                "another run, or edited?); remove it or choose another --out"
+            )
+        if row.id in seen:
+            raise DataError(
+                f"{store.path}: row {row.id!r} appears twice; remove one or choose another --out"
+            )
+        seen.add(row.id)
+    return rows
+
+
+def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """`name OLD (now NEW)` for each key whose value differs between a run's saved settings
+    `old` and the ones asked for now `new` (a key missing on one side reads `-`)."""
+    keys = list(old) + [k for k in new if k not in old]
+    return [
+        f"{k} {_shown(old.get(k))} (now {_shown(new.get(k))})"
+        for k in keys
+        if old.get(k) != new.get(k)
+    ]
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 def _changed(old: Any, new: Any) -> str:

@@ -45,7 +45,16 @@ class JobResult:
 
 
 #: what a training run writes; a folder holding any of them is a training run
-RUN_FILES = ("last", ".last.old", "best", "curves.csv", "metrics.json", "splits.json", "spec.yaml")
+RUN_FILES = (
+    "last",
+    ".last.old",
+    "best",
+    "curves.csv",
+    "metrics.json",
+    "splits.json",
+    "spec.yaml",
+    "train_flags.json",
+)
 
 
 def is_training_run(folder: Path) -> bool:

@@ -170,7 +170,7 @@ def save_state(
     with atomic_path(folder / STATE_TENSORS) as tmp:
         save_tensors(tensors, tmp)
     with atomic_path(folder / STATE_JSON) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1, allow_nan=True))
+        tmp.write_text(json.dumps(_tag_floats(doc), indent=1, allow_nan=False))
 
 
 def load_state(
@@ -212,4 +212,30 @@ def load_state(
             f"cannot resume from {folder}: state does not match ({err})"
         ) from None
     extra = {k[len("extra.") :]: v for k, v in tensors.items() if k.startswith("extra.")}
-    return dict(doc["info"]), extra
+    return dict(_untag_floats(doc["info"])), extra
+
+
+#: how a non-finite float is written in the state's JSON: strict JSON has no NaN, and null
+#: would not read back as the NaN an exact resume needs (states of earlier versions hold a bare
+#: NaN, which the reader still accepts)
+_FLOAT_TAG = "__float__"
+
+
+def _tag_floats(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {_FLOAT_TAG: repr(obj)}  # 'nan', 'inf' or '-inf'
+    if isinstance(obj, dict):
+        return {k: _tag_floats(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_tag_floats(v) for v in obj]
+    return obj
+
+
+def _untag_floats(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        if set(obj) == {_FLOAT_TAG} and obj[_FLOAT_TAG] in ("nan", "inf", "-inf"):
+            return float(obj[_FLOAT_TAG])
+        return {k: _untag_floats(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_untag_floats(v) for v in obj]
+    return obj
