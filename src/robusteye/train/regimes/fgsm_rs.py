@@ -4,13 +4,10 @@ overfitting, which the robust check detects (`overfit_drop`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor, nn
-
-from robusteye.attacks import pgd
-from robusteye.train.regimes.base import Regime, warmup_tag
+from robusteye.train.regimes.base import warmup_tag
+from robusteye.train.regimes.pgd import PGD
 
 if TYPE_CHECKING:
     from robusteye.train.config import RegimeConfig
@@ -19,10 +16,13 @@ if TYPE_CHECKING:
 FGSM_RS_STEP = 1.25
 
 
-class FGSMRS(Regime):
+class FGSMRS(PGD):
+    """PGD with one step of 1.25 eps from the random start."""
+
     name = "fgsm-rs"
     fields = ("eps",)
     grid_keys = ("eps", "eps_warmup", "overfit_drop")
+    scalar_keys = ()
     attacks_model = True
     rank = 6
     report_rank = 5
@@ -33,20 +33,8 @@ class FGSMRS(Regime):
     def label(self, r: RegimeConfig) -> str:
         return f"FGSM-RS: eps {r.eps:g}"
 
-    def perturb(
-        self,
-        model: nn.Module,
-        x: Tensor,
-        y: Tensor,
-        r: RegimeConfig,
-        generator: torch.Generator,
-        scale: float = 1.0,
-    ) -> Tensor:
-        eps = r.eps * scale
-        if eps == 0:
-            return x
-        alpha = FGSM_RS_STEP * eps
-        return pgd(model, x, y, eps, steps=1, alpha=alpha, best=False, generator=generator)
+    def steps(self, r: RegimeConfig, eps: float) -> dict[str, Any]:
+        return {"steps": 1, "alpha": FGSM_RS_STEP * eps}
 
 
 REGIME = FGSMRS()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 class PGD(Regime):
     name = "pgd"
-    fields = ("eps", "pgd_steps")
-    grid_keys = ("eps", "pgd_steps", "eps_warmup")
-    scalar_keys = ("overfit_drop",)
+    fields: tuple[str, ...] = ("eps", "pgd_steps")
+    grid_keys: tuple[str, ...] = ("eps", "pgd_steps", "eps_warmup")
+    scalar_keys: tuple[str, ...] = ("overfit_drop",)
     attacks_model = True
     rank = 4
     report_rank = 3
@@ -42,7 +42,12 @@ class PGD(Regime):
         eps = r.eps * scale
         if eps == 0:
             return x
-        return pgd(model, x, y, eps, steps=r.pgd_steps, best=False, generator=generator)
+        return pgd(model, x, y, eps, best=False, generator=generator, **self.steps(r, eps))
+
+    def steps(self, r: RegimeConfig, eps: float) -> dict[str, Any]:
+        """The PGD options of the training attack at `eps` (Madry's: `pgd_steps` steps of the
+        attack's default size)."""
+        return {"steps": r.pgd_steps}
 
 
 REGIME = PGD()
