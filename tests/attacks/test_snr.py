@@ -58,3 +58,20 @@ def test_impossible_snr_is_refused(trained_toy, toy_data):
         eps_for_snr(trained_toy, x, y, -20.0, attack="fgsm")
     with pytest.raises(UsageError, match="finite"):
         eps_for_snr(trained_toy, x, y, float("nan"))
+
+
+def test_the_linf_ball_of_an_snr_comes_from_the_images() -> None:
+    from robusteye.attacks import linf_ball_eps_for_snr, linf_ball_noise
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(16, 1, 32, 32, generator=g)
+    for target in (35.0, 25.0, 12.0):  # no pixel clips: eps = rms(x) 10^(-SNR/20)
+        eps = linf_ball_eps_for_snr(x, target)
+        assert math.isclose(eps, float(x.pow(2).mean().sqrt()) * 10 ** (-target / 20), rel_tol=1e-6)
+    # beyond eps 0.5 pixels run out of room on both sides: the bisection takes clipping in
+    eps = linf_ball_eps_for_snr(x, 0.5)
+    assert eps > 0.5
+    got = 10 * math.log10(float(x.double().pow(2).sum()) / float(linf_ball_noise(x, eps)))
+    assert abs(got - 0.5) <= 0.01
+    with pytest.raises(UsageError, match="no L-inf ball reaches"):
+        linf_ball_eps_for_snr(x, -20.0)

@@ -208,3 +208,35 @@ def test_audit_command_on_a_four_class_checkpoint(tmp_path, capsys) -> None:
         assert f" {a['accuracy']:.4f} (" in line
     assert lines[-1].split()[-3] == f"{doc['points'][-1]['worst_accuracy']:.4f}"
     assert {i["status"] for i in doc["indicators"]} <= {"pass", "warn"}
+
+
+class Rounded(nn.Module):
+    """`model` on inputs rounded to 16 grey levels: its input gradient is exactly zero
+    everywhere (as an int8 model's would be), while a small change can still flip it."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(torch.round(x * 16) / 16)
+
+
+def test_an_snr_ball_follows_from_the_images_not_the_gradient(toy: nn.Module) -> None:
+    """By SNR, a model without gradients is audited like one by eps: the ball is the same,
+    the masking is flagged, and the black-box attacks find what the gradients cannot."""
+    x, y = toy_batch(60, seed=13)
+    blind = Rounded(toy).eval()
+    from robusteye.attacks import eps_for_snr
+
+    with pytest.raises(Exception, match="the gradient is zero on this batch"):
+        eps_for_snr(blind, x, y, 25.0, attack="fgsm")  # the attack's own SNR needs a gradient
+    by_snr = audit(blind, x, y, snr=[25.0], suite="quick")
+    point = by_snr.points[0]
+    assert point.target_snr_db == 25.0 and abs(point.snr_db - 25.0) < 0.01
+    by_eps = audit(blind, x, y, [point.eps], suite="quick")
+    assert by_eps.points[0].worst_accuracy == point.worst_accuracy
+    assert audit(toy, x, y, snr=[25.0], suite="quick").points[0].eps == point.eps
+    warned = {i.name for i in by_snr.warnings}
+    assert "gradients" in warned and warned & {"white-vs-black", "unbounded"}
+    assert point.worst_accuracy < point.accuracy("fgsm")  # Square or noise broke points

@@ -16,7 +16,14 @@ from robusteye.attacks.registry import (
     get_attack,
     run_attack,
 )
-from robusteye.attacks.snr import eps_for_snr, mean_snr_db, snr_db, snr_db_per_image
+from robusteye.attacks.snr import (
+    eps_for_snr,
+    linf_ball_eps_for_snr,
+    linf_ball_noise,
+    mean_snr_db,
+    snr_db,
+    snr_db_per_image,
+)
 from robusteye.attacks.square import square
 
 __all__ = [
@@ -34,6 +41,8 @@ __all__ = [
     "fgsm",
     "fgsm_direction",
     "get_attack",
+    "linf_ball_eps_for_snr",
+    "linf_ball_noise",
     "logit_margin",
     "loss_gradient",
     "mean_snr_db",

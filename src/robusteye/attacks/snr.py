@@ -103,3 +103,54 @@ def eps_for_snr(
             return mid
         lo, hi = (mid, hi) if got > snr else (lo, mid)
     return math.sqrt(lo * hi)
+
+
+def linf_ball_noise(x: Tensor, eps: float | Tensor) -> Tensor:
+    """Squared L2 norm of the strongest perturbation in the L-inf ball of radius `eps` (per
+    image, or one for all) around `x`, clipped to [0, 1]: each pixel moves eps towards the
+    farther of 0 and 1, where at least 0.5 of room lies, so the model plays no part."""
+    e = torch.as_tensor(eps, dtype=torch.float64).reshape(-1, *([1] * (x.ndim - 1)))
+    room = torch.maximum(x.double(), 1.0 - x.double())
+    return torch.minimum(e, room).pow(2).sum()
+
+
+def linf_ball_eps_for_snr(x: Tensor, snr: float, *, tol_db: float = 0.01) -> float:
+    """The radius of the L-inf ball whose strongest perturbation (`linf_ball_noise`: the
+    ball's corner, clipping at 0 and 1 included) has `snr` dB on the batch `x`.
+
+    It follows from the images alone, so a model whose input gradient is zero still gets its
+    ball: a gradient attack then moves nothing, and the audit's indicators say so. Closed
+    form up to eps = 0.5 (no pixel clips), geometric bisection beyond.
+    """
+    if not math.isfinite(snr):
+        raise UsageError(f"SNR must be a finite number of dB, got {snr}")
+    if snr > SNR_MAX_DB:
+        raise UsageError(
+            f"SNR must be at most {SNR_MAX_DB:g} dB (float32 images cannot hold a smaller "
+            f"perturbation), got {snr}"
+        )
+    check_images(x)
+    signal = float(x.double().pow(2).sum())
+    if signal == 0.0:
+        raise DataError(f"the images are all black: no perturbation has an SNR of {snr} dB")
+
+    def snr_at(eps: float) -> float:
+        return 10.0 * math.log10(signal / float(linf_ball_noise(x, eps)))
+
+    # floored exponent: a hopeless SNR such as -1e6 dB gets "cannot reach", not a zero division
+    eps = math.sqrt(signal / x.numel()) / 10.0 ** max(snr / 20.0, -300.0)
+    if eps <= 0.5:
+        return eps
+    if snr_at(EPS_MAX) > snr + tol_db:
+        raise UsageError(
+            f"no L-inf ball reaches {snr} dB on this data: even eps = 1 gives "
+            f"{snr_at(EPS_MAX):.2f} dB"
+        )
+    lo, hi = 0.5, EPS_MAX
+    for _ in range(60):
+        mid = math.sqrt(lo * hi)
+        got = snr_at(mid)
+        if abs(got - snr) <= tol_db:
+            return mid
+        lo, hi = (mid, hi) if got > snr else (lo, mid)
+    return math.sqrt(lo * hi)

@@ -19,6 +19,7 @@ from robusteye.cli.corrupt import corrupt
 from robusteye.cli.data import data
 from robusteye.cli.evaluate import attack, evaluate, transfer
 from robusteye.cli.experiment import experiment
+from robusteye.cli.export import export_command
 from robusteye.cli.inspect import inspect
 from robusteye.cli.predict import predict
 from robusteye.cli.report import report
@@ -40,7 +41,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 for _command in (
     data, train, evaluate, attack, audit_command, certify_command, transfer, corrupt, inspect,
-    experiment, select, report, predict,
+    experiment, select, report, predict, export_command,
 ):  # fmt: skip
     cli.add_command(_command)
 

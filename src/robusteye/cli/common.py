@@ -61,13 +61,18 @@ def read_model_and_data(
     checkpoint: str, source: str, folder: dict[str, Any], limit: int | None, seed: int
 ) -> tuple[EyeModel, EyeDataset]:
     """The model and the data in the data's own classes, with --split and --limit applied."""
-    split = folder.pop("split", None)
     model = load_model(existing_checkpoint(checkpoint), channels_last=True)
+    return model, read_data(source, folder, limit, seed)
+
+
+def read_data(source: str, folder: dict[str, Any], limit: int | None, seed: int) -> EyeDataset:
+    """The data in its own classes, with --split (popped from `folder`) and --limit applied."""
+    split = folder.pop("split", None)
     ds = open_source(source, **folder)
     if split is not None:
         path, _, key = split.partition(":")
         ds = split_subset(ds, path, key or "test", what=f"--split {split}")
-    return model, sample_subset(ds, limit, seed)
+    return sample_subset(ds, limit, seed)
 
 
 def load_aligned(

@@ -7,11 +7,14 @@ scripts notice.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from robusteye.cli.options import device_option
 from robusteye.cli.table import echo, echo_block
-from robusteye.errors import RobustEyeError
+from robusteye.deploy import load_classifier
+from robusteye.errors import RobustEyeError, UsageError
 from robusteye.evaluate.predict import find_images, predict_files
 from robusteye.io import dumps_json
 from robusteye.text import printable
@@ -22,7 +25,7 @@ class PredictFailed(RobustEyeError):
 
 
 @click.command()
-@click.argument("checkpoint", type=click.Path())
+@click.argument("checkpoint", metavar="CHECKPOINT_OR_ONNX", type=click.Path())
 @click.argument("targets", metavar="IMAGE_OR_DIR...", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
@@ -30,9 +33,13 @@ class PredictFailed(RobustEyeError):
 def predict(
     checkpoint: str, targets: tuple[str, ...], as_json: bool, batch_size: int, device: str
 ) -> None:
-    """Label and class probabilities of each image (files, or folders searched recursively)."""
+    """Label and class probabilities of each image (files, or folders searched recursively),
+    by a checkpoint folder or an exported .onnx model (run by onnxruntime)."""
     files = find_images(targets)
-    results, failed = predict_files(checkpoint, files, batch_size=batch_size, device=device)
+    if not Path(checkpoint).exists():
+        raise UsageError(f"no such checkpoint folder or exported model: {checkpoint}")
+    model = load_classifier(checkpoint, device, channels_last=True)
+    results, failed = predict_files(model, files, batch_size=batch_size)
     for _, reason in failed:
         echo(f"skipped: {reason}", err=True)
     if as_json:

@@ -6,7 +6,6 @@ reported and skipped), then classified in batches.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from torch import Tensor, nn
 
 from robusteye.data.imageio import IMAGE_SUFFIXES, read_image
 from robusteye.errors import DataError, RobustEyeError, UsageError
-from robusteye.models.checkpoint import load_model
 from robusteye.tensors import model_device
 
 
@@ -74,16 +72,10 @@ def find_images(targets: tuple[str, ...] | list[str]) -> list[Path]:
 
 
 def predict_files(
-    checkpoint: str | os.PathLike[str],
-    files: list[Path],
-    *,
-    batch_size: int = 256,
-    device: str = "cpu",
+    model: nn.Module, files: list[Path], *, batch_size: int = 256
 ) -> tuple[list[Prediction], list[tuple[Path, str]]]:
-    """(predictions, failures): every readable file classified; failures as (path, reason)."""
-    if not Path(checkpoint).exists():
-        raise UsageError(f"no such checkpoint folder: {checkpoint}")
-    model = load_model(checkpoint, device, channels_last=True)
+    """(predictions, failures): every readable file classified by `model` (a checkpoint's
+    `EyeModel` or an exported model, anything with `classes`); failures as (path, reason)."""
     crops: list[np.ndarray] = []
     kept: list[Path] = []
     failed: list[tuple[Path, str]] = []
@@ -99,7 +91,7 @@ def predict_files(
         return [], failed
     x = torch.from_numpy(np.stack(crops))[:, None]
     probs = torch.softmax(predict_logits(model, x, batch_size=batch_size), 1)
-    classes = model.classes
+    classes: tuple[str, ...] = model.classes  # type: ignore[assignment]
     out = [
         Prediction(
             str(path),

@@ -141,16 +141,26 @@ def unbounded(
     norm: str,
     budget: Suite,
     seed: int,
+    *,
+    attacker: nn.Module | None = None,
 ) -> Indicator:
     """At eps = 1 (L-inf; the whole cube's diameter in L2) every image can become any other,
-    so a working attack reaches 0 % accuracy."""
+    so a working attack reaches 0 % accuracy. `attacker` crafts the examples when `model`
+    has no gradients (an exported model: its float source)."""
     rows = correct.nonzero().flatten()[:UNBOUNDED_POINTS]
     if not rows.numel():
         return Indicator("unbounded", "pass", "no correctly classified point to attack")
     eps = 1.0 if norm == "linf" else math.sqrt(x[0].numel())
     g = torch.Generator().manual_seed(seed)
     x_adv = ATTACKS["apgd"](
-        model, x[rows], y[rows], eps, generator=g, steps=budget.apgd_steps, norm=norm, loss="ce"
+        model if attacker is None else attacker,
+        x[rows],
+        y[rows],
+        eps,
+        generator=g,
+        steps=budget.apgd_steps,
+        norm=norm,
+        loss="ce",
     )
     left = int((predict_logits(model, x_adv).argmax(1) == y[rows]).sum())
     what = f"an unbounded APGD-CE (eps {eps:.4g})"

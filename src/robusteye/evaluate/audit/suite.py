@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from robusteye.attacks import ATTACKS, effective_loss, eps_for_snr
+from robusteye.attacks import ATTACKS, effective_loss, linf_ball_eps_for_snr, linf_ball_noise
 from robusteye.errors import UsageError
 from robusteye.evaluate.audit.indicators import (
     convergence,
@@ -37,17 +37,20 @@ from robusteye.evaluate.predict import predict_logits
 from robusteye.norms import check_norm
 
 
-def audit_eps_for_snr(
-    model: nn.Module, x: Tensor, y: Tensor, snr: float, *, norm: str = "linf", seed: int = 0
-) -> float | Tensor:
-    """The eps ball that an SNR in dB names: for L-inf, the eps at which FGSM (whose
-    perturbation fills the ball's corners, so it has the lowest SNR in the ball) reaches
-    `snr` on the batch; for L2, one radius per image, ||x_i|| * 10^(-snr/20)."""
+def audit_eps_for_snr(x: Tensor, snr: float, *, norm: str = "linf") -> float | Tensor:
+    """The eps ball that an SNR in dB names, from the images alone: for L-inf, the radius
+    whose strongest perturbation (the ball's corner, clipped to [0, 1]) has `snr` dB on the
+    batch; for L2, one radius per image, ||x_i|| * 10^(-snr/20). No model takes part, so a
+    model whose gradient is zero (or an exported one, which has none) gets the same ball."""
     if norm == "l2":
         if not math.isfinite(snr):
             raise UsageError(f"SNR must be a finite number of dB, got {snr}")
         return x.double().flatten(1).norm(dim=1).float() * 10.0 ** (-snr / 20.0)
-    return eps_for_snr(model, x, y, snr, attack="fgsm", seed=seed)
+    return linf_ball_eps_for_snr(x, snr)
+
+
+#: Attacks that only query the model: on an exported model they run on it directly.
+BLACK_BOX = frozenset({"noise", "square"})
 
 
 def audit(
@@ -62,6 +65,7 @@ def audit(
     seed: int = 0,
     progress: Progress | None = None,
     on_attack: AttackDone | None = None,
+    source: nn.Module | None = None,
 ) -> AuditResult:
     """Run the attack suite at each eps (or at the ball each SNR in dB names) and check it.
 
@@ -70,6 +74,10 @@ def audit(
     called as work proceeds, in forward-backward passes times points (the planned total
     shrinks as points break and need no further attack); `on_attack(eps, run)` after each
     attack at each eps, with its `AttackRun` (for a log line per attack).
+
+    `source` is for a model without gradients (an exported one, run by onnxruntime): the
+    gradient attacks are crafted on `source`, the float model it was exported from, and their
+    examples replayed on `model` (a transfer audit); noise and Square query `model` itself.
     """
     check_norm(norm)
     if suite not in SUITES:
@@ -85,7 +93,7 @@ def audit(
     correct = logits.argmax(1) == y
     balls: list[tuple[float | Tensor, float | None]]
     if snr is not None:
-        balls = [(audit_eps_for_snr(model, x, y, s, norm=norm, seed=seed), s) for s in snr]
+        balls = [(audit_eps_for_snr(x, s, norm=norm), s) for s in snr]
     else:
         values = [eps] if isinstance(eps, (int, float)) else list(eps or [])
         for e in values:
@@ -95,23 +103,30 @@ def audit(
     target_loss, note = effective_loss("dlr", classes, targeted=True)
     plan = _plan(budget, norm, classes, target_loss)
     notes = [f"APGD-T: {note}"] if note else []
+    if source is not None:
+        notes.append(
+            "exported model: it has no gradients, so the gradient attacks were crafted on its "
+            "float source model and replayed on it (transfer); noise and Square queried it"
+        )
     if norm == "l2":
         notes.append("Square is an L-inf attack here: the L2 suite's black-box check is noise")
     tracker = _Tracker(progress, n * len(balls) * sum(cost for *_, cost in plan), on_attack)
     points: list[AuditPoint] = []
     traces: dict[float, list[float]] = {}
     for ball, target in balls:
-        point, trace = _run_point(model, x, y, correct, ball, target, norm, plan, seed, tracker)
+        point, trace = _run_point(
+            model, source, x, y, correct, ball, target, norm, plan, seed, tracker
+        )
         points.append(point)
         traces[point.eps] = trace
     indicators = [
-        gradient_check(model, x, y, correct),
+        gradient_check(model if source is None else source, x, y, correct),
         stability_check(model, x, logits, seed),
         white_vs_black(points),
         iterative_vs_single(points),
         monotone(points),
         convergence(traces),
-        unbounded(model, x, y, correct, norm, budget, seed),
+        unbounded(model, x, y, correct, norm, budget, seed, attacker=source),
     ]
     tracker.finish()
     settings = {
@@ -123,6 +138,8 @@ def audit(
         "square_queries": budget.queries,
         "tolerance": TOLERANCE,
     }
+    if source is not None:
+        settings["gradient_attacks"] = "crafted on the float source model, replayed"
     return AuditResult(
         norm, suite, seed, n, classes, settings, tuple(points), tuple(indicators), tuple(notes)
     )
@@ -155,6 +172,7 @@ def _plan(budget: Suite, norm: str, classes: int, target_loss: str) -> _Plan:
 
 def _run_point(
     model: nn.Module,
+    source: nn.Module | None,
     x: Tensor,
     y: Tensor,
     correct: Tensor,
@@ -181,8 +199,9 @@ def _run_point(
             extra: dict[str, Any] = {"trace": trace} if name == "apgd" and not trace else {}
             with warnings.catch_warnings():  # a loss fall-back is in the result's notes
                 warnings.filterwarnings("ignore", message="apgd: ", category=UserWarning)
+                attacker = model if source is None or name in BLACK_BOX else source
                 x_adv = ATTACKS[name](
-                    model, x[rows], y[rows], eps_t[rows], generator=g, **options, **extra
+                    attacker, x[rows], y[rows], eps_t[rows], generator=g, **options, **extra
                 )
             fooled = predict_logits(model, x_adv).argmax(1) != y[rows]
             for i in rows[fooled].tolist():
@@ -211,13 +230,12 @@ def _run_point(
 
 
 def _ball_snr(x: Tensor, eps: Tensor, norm: str) -> float:
-    """SNR in dB of a perturbation filling the ball: eps at every pixel (L-inf, as FGSM where
-    nothing clips) or eps_i per image (L2)."""
-    per_pixel = x[0].numel()
-    noise2 = (eps.double() ** 2).sum() * (per_pixel if norm == "linf" else 1)
-    if float(noise2) == 0.0:
+    """SNR in dB of the perturbation filling the ball: its clipped corner (L-inf, see
+    `linf_ball_noise`) or eps_i per image (L2)."""
+    noise2 = float(linf_ball_noise(x, eps) if norm == "linf" else (eps.double() ** 2).sum())
+    if noise2 == 0.0:
         return math.inf
-    return 10.0 * math.log10(float((x.double() ** 2).sum()) / float(noise2))
+    return 10.0 * math.log10(float((x.double() ** 2).sum()) / noise2)
 
 
 class _Tracker:
