@@ -202,12 +202,66 @@ def audit_as_table(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+RUNTIMES = {"torch": "torch (checkpoint)", "onnx": "ONNX float32", "int8": "ONNX int8"}
+
+
+def export_as_table(doc: dict[str, Any]) -> dict[str, Any]:
+    """A results file wrapping the `export.json` of `robusteye export --audit` (key `export`)
+    as a table: one row per runtime, clean accuracy and the audit's worst case per SNR."""
+    report = doc["export"]
+    audit = report.get("audit") or {"rows": [], "flags": [], "warnings": {}}
+    snrs = [r["snr_db"] for r in audit["rows"]]
+    columns = [
+        {"key": "runtime", "label": "model file"},
+        {"key": "parity_accuracy", "label": "clean (parity set)", "format": ".3f"},
+        {"key": "agreement", "label": "agreement with float", "format": ".4f"},
+        {"key": "audit_clean", "label": "clean (audit set)", "format": ".3f"},
+        *({"key": f"worst_{s:g}", "label": f"worst case {s:g} dB", "format": ".3f"} for s in snrs),
+    ]
+    rows = []
+    present = {"torch": True, "onnx": "float" in report, "int8": "int8" in report}
+    for key, label in RUNTIMES.items():
+        if not present[key]:
+            continue
+        row: dict[str, Any] = {"runtime": label}
+        if key == "torch":
+            row["parity_accuracy"] = report["float"]["accuracy_torch"]
+        elif key == "onnx":
+            row["parity_accuracy"] = report["float"]["accuracy"]
+        else:
+            row["parity_accuracy"] = report["int8"]["accuracy"]
+            row["agreement"] = report["int8"]["agreement"]
+        for r in audit["rows"]:
+            if key in r:
+                row["audit_clean"] = r[key]["clean"]
+                row[f"worst_{r['snr_db']:g}"] = r[key]["worst_case"]
+        rows.append(row)
+    parity = report["data"]["parity"]
+    notes = [f"parity on {parity['images']} images ({parity['how']})"]
+    if report["data"].get("calibration"):
+        cal = report["data"]["calibration"]
+        notes.append(f"int8 calibrated on {cal['images']} images of {cal['persons']} persons "
+                     f"({cal['how']})")  # fmt: skip
+    notes.append(
+        f"float ONNX vs torch: max |logit difference| {report['float']['max_abs_logit_diff']:.2g}"
+    )
+    if audit["rows"]:
+        notes.append(f"audit: {audit['suite']} suite on {audit['images']} images; the exported "
+                     "models' gradient attacks replayed from the float source")  # fmt: skip
+    notes += [f"flag: {f}" for f in audit["flags"]]
+    notes += [f"{n}'s audit warns: {', '.join(w)}" for n, w in audit["warnings"].items() if w]
+    return {**{k: v for k, v in doc.items() if k != "export"}, "columns": columns,
+            "rows": rows, "notes": doc.get("notes", []) + notes}  # fmt: skip
+
+
 def render_results(out: Path) -> list[Path]:
     written = []
     for path in sorted(RESULTS.glob("*.json")):
         doc = json.loads(path.read_text())
         if "points" in doc and "indicators" in doc:
             doc = audit_as_table(doc)
+        elif "export" in doc:
+            doc = export_as_table(doc)
         link = f"results/{path.name}"
         written.append(write(out / f"results-{path.stem}.md", render_table_doc(doc, link)))
     return written
