@@ -72,7 +72,7 @@ def test_bad_files_are_skipped_and_the_exit_code_says_so(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["missing_ckpt", "IMAGES"], "no such checkpoint folder: missing_ckpt"),
+        (["missing_ckpt", "IMAGES"], "no such checkpoint folder or exported model: missing_ckpt"),
         (["CKPT", "nowhere.png"], "no such file or folder: nowhere.png"),
         (["CKPT", "EMPTY"], "no image files"),
     ],

@@ -21,6 +21,7 @@ from robusteye.cli.evaluate import attack, evaluate, transfer
 from robusteye.cli.experiment import experiment
 from robusteye.cli.export import export_command
 from robusteye.cli.inspect import inspect
+from robusteye.cli.monitor import monitor_command
 from robusteye.cli.predict import predict
 from robusteye.cli.report import report
 from robusteye.cli.select import select
@@ -41,7 +42,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 for _command in (
     data, train, evaluate, attack, audit_command, certify_command, transfer, corrupt, inspect,
-    experiment, select, report, predict, export_command,
+    experiment, select, report, predict, export_command, monitor_command,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -97,3 +97,23 @@ def convert(source: str, out: str, **folder: Any) -> None:
     ds = open_source(source, **folder)
     path = ds.save(out)
     echo(f"wrote {path}: {len(ds)} crops, {len(ds.classes)} classes, {len(ds.person_ids)} persons")
+
+
+@data.command(name="demo-video")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .mp4 file.")
+@click.option("--seconds", type=click.FloatRange(1, 600), default=20.0, show_default=True)
+@click.option("--fps", type=click.FloatRange(5, 120), default=30.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def demo_video(out: str, seconds: float, fps: float, seed: int) -> None:
+    """A clip with scripted blinks and a long closure, made from the face photo matplotlib
+    ships, and its ground truth beside it (OUT with .truth.json): what `monitor` runs on
+    with no download."""
+    from robusteye.monitor.demo import render_demo
+
+    check_output_path(out)
+    truth = render_demo(out, seconds=seconds, fps=fps, seed=seed)
+    kinds = [e["kind"] for e in truth["events"]]
+    echo(
+        f"wrote {out}: {truth['frames']} frames at {fps:g} fps, {kinds.count('blink')} blinks "
+        f"and {kinds.count('long_closure')} long closures scripted; ground truth beside it"
+    )
