@@ -208,6 +208,12 @@ def test_audit_command_on_a_four_class_checkpoint(tmp_path, capsys) -> None:
         assert f" {a['accuracy']:.4f} (" in line
     assert lines[-1].split()[-3] == f"{doc['points'][-1]['worst_accuracy']:.4f}"
     assert {i["status"] for i in doc["indicators"]} <= {"pass", "warn"}
+    # the data's own ceiling in the same balls, beside the worst case
+    ceiling = doc["ceiling"]["points"]
+    assert [c["eps"] for c in ceiling] == pytest.approx([p["eps"] for p in doc["points"]])
+    for p, c in zip(doc["points"], ceiling, strict=True):
+        assert p["worst_accuracy"] <= c["ceiling"] + 1e-9
+    assert "data ceiling" in text
 
 
 class Rounded(nn.Module):

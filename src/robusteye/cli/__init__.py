@@ -14,6 +14,7 @@ import click
 
 from robusteye._version import __version__
 from robusteye.cli.audit import audit_command
+from robusteye.cli.ceiling import ceiling_command
 from robusteye.cli.certify import certify_command
 from robusteye.cli.corrupt import corrupt
 from robusteye.cli.data import data
@@ -42,7 +43,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 for _command in (
     data, train, evaluate, attack, audit_command, certify_command, transfer, corrupt, inspect,
-    experiment, select, report, predict, export_command, monitor_command,
+    experiment, select, report, predict, export_command, monitor_command, ceiling_command,
 ):  # fmt: skip
     cli.add_command(_command)
 
