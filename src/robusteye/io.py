@@ -151,6 +151,22 @@ def staging_folder(parent: Path, name: str) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def replace_folder(tmp: Path, dest: Path, ours: Iterable[str], what: str) -> None:
+    """Move the finished folder `tmp` to `dest`, replacing an earlier one there only if it
+    holds nothing but the names in `ours` (else `UsageError`: "`dest` exists and is not
+    `what`"); the old folder is moved aside first, so `dest` is never half-written."""
+    if dest.exists():
+        if not dest.is_dir() or not {p.name for p in dest.iterdir()} <= set(ours):
+            raise UsageError(f"{dest} exists and is not {what}; refusing to overwrite it")
+        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dest, old)
+        os.replace(tmp, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, dest)
+
+
 def json_safe(value: Any) -> Any:
     """`value` with NaN and infinities replaced by None: JSON has no spelling for them, and
     `json.dumps` would otherwise write `NaN`, which no JSON parser accepts."""

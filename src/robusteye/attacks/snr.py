@@ -8,6 +8,7 @@ natural corruptions on one axis.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -21,6 +22,17 @@ EPS_MAX = 1.0  # in [0, 1] pixel space, eps = 1 already saturates every pixel
 #: float32 pixels near 1 change in steps of 2**-24 (144 dB below full scale): a perturbation
 #: aimed at a higher SNR is rounded away, so no eps reaches it.
 SNR_MAX_DB = 140.0
+
+
+def check_snr(snr: float) -> None:
+    """A finite SNR that float32 images can hold, else one `UsageError` line."""
+    if not math.isfinite(snr):
+        raise UsageError(f"SNR must be a finite number of dB, got {snr}")
+    if snr > SNR_MAX_DB:
+        raise UsageError(
+            f"SNR must be at most {SNR_MAX_DB:g} dB (float32 images cannot hold a smaller "
+            f"perturbation), got {snr}"
+        )
 
 
 def snr_db(x: Tensor, x_adv: Tensor) -> float:
@@ -67,13 +79,7 @@ def eps_for_snr(
     batch when the caller already has one (FGSM's gradient is then not computed again).
     Raises `UsageError` when the SNR cannot be reached.
     """
-    if not math.isfinite(snr):
-        raise UsageError(f"SNR must be a finite number of dB, got {snr}")
-    if snr > SNR_MAX_DB:
-        raise UsageError(
-            f"SNR must be at most {SNR_MAX_DB:g} dB (float32 images cannot hold a smaller "
-            f"perturbation), got {snr}"
-        )
+    check_snr(snr)
     check_images(x)
     if perturber is None:
         perturber = get_attack(attack).perturber(model, x, y, seed=seed, **options)
@@ -96,10 +102,18 @@ def eps_for_snr(
             f"gives {snr_at(EPS_MAX):.2f} dB"
         )
     lo, hi = (eps, EPS_MAX) if got > snr else (eps * 1e-6, eps)
-    for _ in range(60):  # geometric bisection: eps spans orders of magnitude
+    return _bisect(snr_at, snr, lo, hi, tol_db)
+
+
+def _bisect(
+    snr_at: Callable[[float], float], snr: float, lo: float, hi: float, tol: float
+) -> float:
+    """Geometric bisection of eps in [lo, hi] (eps spans orders of magnitude) until the SNR
+    is within `tol` dB of `snr`; the SNR falls as eps grows."""
+    for _ in range(60):
         mid = math.sqrt(lo * hi)
         got = snr_at(mid)
-        if abs(got - snr) <= tol_db:
+        if abs(got - snr) <= tol:
             return mid
         lo, hi = (mid, hi) if got > snr else (lo, mid)
     return math.sqrt(lo * hi)
@@ -122,13 +136,7 @@ def linf_ball_eps_for_snr(x: Tensor, snr: float, *, tol_db: float = 0.01) -> flo
     ball: a gradient attack then moves nothing, and the audit's indicators say so. Closed
     form up to eps = 0.5 (no pixel clips), geometric bisection beyond.
     """
-    if not math.isfinite(snr):
-        raise UsageError(f"SNR must be a finite number of dB, got {snr}")
-    if snr > SNR_MAX_DB:
-        raise UsageError(
-            f"SNR must be at most {SNR_MAX_DB:g} dB (float32 images cannot hold a smaller "
-            f"perturbation), got {snr}"
-        )
+    check_snr(snr)
     check_images(x)
     signal = float(x.double().pow(2).sum())
     if signal == 0.0:
@@ -146,11 +154,4 @@ def linf_ball_eps_for_snr(x: Tensor, snr: float, *, tol_db: float = 0.01) -> flo
             f"no L-inf ball reaches {snr} dB on this data: even eps = 1 gives "
             f"{snr_at(EPS_MAX):.2f} dB"
         )
-    lo, hi = 0.5, EPS_MAX
-    for _ in range(60):
-        mid = math.sqrt(lo * hi)
-        got = snr_at(mid)
-        if abs(got - snr) <= tol_db:
-            return mid
-        lo, hi = (mid, hi) if got > snr else (lo, mid)
-    return math.sqrt(lo * hi)
+    return _bisect(snr_at, snr, 0.5, EPS_MAX, tol_db)

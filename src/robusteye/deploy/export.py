@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from robusteye.deploy.sets import ExportSets
 from robusteye.errors import UsageError
 from robusteye.evaluate.audit import AuditResult, audit
 from robusteye.evaluate.predict import predict_logits
-from robusteye.io import dumps_json, staging_folder
+from robusteye.io import dumps_json, replace_folder, staging_folder
 from robusteye.models.base import EyeModel
 from robusteye.models.checkpoint import WEIGHTS_NAME, load_model
 
@@ -181,22 +180,6 @@ def _audits(
     }
 
 
-def replace_export(tmp: Path, dest: Path) -> None:
-    """Move the finished export `tmp` to `dest`, replacing only an earlier export there."""
-    if dest.exists():
-        if not dest.is_dir() or not {p.name for p in dest.iterdir()} <= EXPORT_FILES:
-            raise UsageError(
-                f"{dest} exists and is not a robusteye export folder; refusing to overwrite it"
-            )
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-        os.replace(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, dest)
-
-
 def export_model(
     checkpoint: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -245,5 +228,5 @@ def export_model(
         del config["precision"]
         (tmp / CONFIG_NAME).write_text(dumps_json(config, indent=2) + "\n", encoding="utf-8")
         (tmp / REPORT_NAME).write_text(dumps_json(doc, indent=2) + "\n", encoding="utf-8")
-        replace_export(tmp, dest)
+        replace_folder(tmp, dest, EXPORT_FILES, "a robusteye export folder")
     return doc

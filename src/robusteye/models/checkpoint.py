@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from safetensors import safe_open
 from robusteye._version import __version__
 from robusteye.devices import resolve_device
 from robusteye.errors import CheckpointError, UsageError
+from robusteye.io import replace_folder as replace_any
 from robusteye.io import save_tensors, staging_folder
 from robusteye.models.base import EyeModel
 from robusteye.models.config import ModelConfig
@@ -79,19 +79,7 @@ def _config_document(config: ModelConfig, training: Any, metrics: Any) -> str:
 
 def replace_folder(tmp: Path, dest: Path) -> None:
     """Move the finished `tmp` folder to `dest`, replacing an older checkpoint there."""
-    if not dest.exists():
-        os.replace(tmp, dest)
-        return
-    ours = {WEIGHTS_NAME, CONFIG_NAME, CARD_NAME}
-    if not dest.is_dir() or not {p.name for p in dest.iterdir()} <= ours:
-        raise UsageError(
-            f"{dest} exists and is not a robusteye checkpoint; refusing to overwrite it"
-        )
-    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-    shutil.rmtree(old, ignore_errors=True)
-    os.replace(dest, old)
-    os.replace(tmp, dest)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_any(tmp, dest, {WEIGHTS_NAME, CONFIG_NAME, CARD_NAME}, "a robusteye checkpoint")
 
 
 def write_checkpoint(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 from torch import nn
 
 from robusteye.errors import UsageError
-from robusteye.io import dumps_json, staging_folder, write_csv
+from robusteye.io import dumps_json, replace_folder, staging_folder, write_csv
 from robusteye.monitor import _cv, temporal
 from robusteye.monitor.eyes import EYES, Box
 from robusteye.monitor.pipeline import (
@@ -212,9 +211,7 @@ def monitor(
         )  # fmt: skip
         (tmp / "summary.json").write_text(dumps_json(summary, indent=2) + "\n", encoding="utf-8")
         draw_timeline(run.times, a.states, a.p_closed, a.events, summary, tmp / "timeline.png")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
+        replace_folder(tmp, dest, OUTPUTS, "a robusteye monitor folder")
     if annotate is not None and run.times:
         _annotate(source, run, a, Path(annotate))
     return json.loads(dumps_json(summary))
