@@ -91,6 +91,10 @@ def monitor_command(
     echo(f"wrote {out}")
 
 
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _describe(s: dict) -> str:  # type: ignore[type-arg]
     if not s.get("frames"):
         return f"{s.get('source')}: {s.get('note', 'no frames')}"
@@ -113,13 +117,13 @@ def _describe(s: dict) -> str:  # type: ignore[type-arg]
     if s.get("corruption"):
         c = s["corruption"]
         lines.append(
-            f"{c['name']}:{c['severity']}: PERCLOS {c['perclos_clean']} -> {c['perclos']}, "
-            f"blinks {c['blinks_clean']} -> {c['blinks']}"
+            f"{c['name']}:{c['severity']}: PERCLOS {_num(c['perclos_clean'])} -> "
+            f"{_num(c['perclos'])}, blinks {c['blinks_clean']} -> {c['blinks']}"
         )
     if s.get("ground_truth"):
         g = s["ground_truth"]
         lines.append(
-            f"against the ground truth: blink precision {g['precision']}, recall "
-            f"{g['recall']} ({g['matched']} of {g['blinks']} blinks, {g['found']} found)"
+            f"against the ground truth: blink precision {_num(g['precision'])}, recall "
+            f"{_num(g['recall'])} ({g['matched']} of {g['blinks']} blinks, {g['found']} found)"
         )
     return "\n".join(lines)
