@@ -151,13 +151,21 @@ def staging_folder(parent: Path, name: str) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def check_replaceable(dest: str | os.PathLike[str], ours: Iterable[str], what: str) -> None:
+    """Refuse (`UsageError`: "`dest` exists and is not `what`") a `dest` that exists and is not
+    a folder holding only the names in `ours`: what `replace_folder` will replace, checked
+    before any work is done."""
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or not {p.name for p in dest.iterdir()} <= set(ours)):
+        raise UsageError(f"{dest} exists and is not {what}; refusing to overwrite it")
+
+
 def replace_folder(tmp: Path, dest: Path, ours: Iterable[str], what: str) -> None:
     """Move the finished folder `tmp` to `dest`, replacing an earlier one there only if it
-    holds nothing but the names in `ours` (else `UsageError`: "`dest` exists and is not
-    `what`"); the old folder is moved aside first, so `dest` is never half-written."""
+    holds nothing but the names in `ours` (`check_replaceable`); the old folder is moved
+    aside first, so `dest` is never half-written."""
+    check_replaceable(dest, ours, what)
     if dest.exists():
-        if not dest.is_dir() or not {p.name for p in dest.iterdir()} <= set(ours):
-            raise UsageError(f"{dest} exists and is not {what}; refusing to overwrite it")
         old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(dest, old)

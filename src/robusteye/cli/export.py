@@ -15,20 +15,17 @@ from robusteye.cli.common import existing_checkpoint, seed_option
 from robusteye.cli.options import data_options, open_source
 from robusteye.cli.table import echo, echo_block, format_table, parse_floats
 from robusteye.deploy import EXPORT_FILES, ExportOptions, choose_sets, export_model
+from robusteye.deploy.export import EXPORT_WHAT
 from robusteye.errors import UsageError
 from robusteye.evaluate.audit import SUITES
-from robusteye.io import check_not_input
+from robusteye.io import check_not_input, check_replaceable
 from robusteye.models.checkpoint import read_checkpoint_config
 
 
 def _check_out(out: str, inputs: list[str | None]) -> None:
     """Before any work: DIR is new or an earlier export, and no input lies in it."""
     dest = Path(out)
-    if dest.exists() and (
-        not dest.is_dir() or not {p.name for p in dest.iterdir()} <= EXPORT_FILES
-    ):
-        raise UsageError(f"--out {out} exists and is not a robusteye export folder; refusing "
-                         "to overwrite it")  # fmt: skip
+    check_replaceable(dest, EXPORT_FILES, EXPORT_WHAT)
     check_not_input(dest, inputs=inputs, folders=inputs)
     for given in inputs:
         if given is not None and Path(given).exists():

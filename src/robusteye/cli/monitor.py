@@ -13,9 +13,9 @@ import click
 from robusteye.cli.table import echo, echo_block
 from robusteye.deploy.onnxfile import load_classifier
 from robusteye.errors import UsageError
-from robusteye.io import check_not_input
+from robusteye.io import check_not_input, check_replaceable
 from robusteye.monitor.pipeline import MonitorOptions
-from robusteye.monitor.run import OUTPUTS, monitor
+from robusteye.monitor.run import OUTPUTS, OUTPUTS_WHAT, monitor
 from robusteye.monitor.temporal import Thresholds
 from robusteye.monitor.video import open_frames
 
@@ -79,9 +79,7 @@ def monitor_command(
     if duration is not None:
         frames.limit = max(1, round(duration * (fps or 30.0)))
     dest = Path(out)
-    if dest.exists() and (not dest.is_dir() or not {p.name for p in dest.iterdir()} <= OUTPUTS):
-        raise UsageError(f"--out {out} exists and is not a robusteye monitor folder; refusing "
-                         "to overwrite it")  # fmt: skip
+    check_replaceable(dest, OUTPUTS, OUTPUTS_WHAT)
     check_not_input(dest, inputs=[source, model_path], folders=[source, model_path])
     if not Path(model_path).exists():
         raise UsageError(f"no such checkpoint folder or exported model: {model_path}")

@@ -29,7 +29,7 @@ from robusteye.deploy.sets import ExportSets
 from robusteye.errors import UsageError
 from robusteye.evaluate.audit import AuditResult, audit
 from robusteye.evaluate.predict import predict_logits
-from robusteye.io import dumps_json, replace_folder, staging_folder
+from robusteye.io import check_replaceable, dumps_json, replace_folder, staging_folder
 from robusteye.models.base import EyeModel
 from robusteye.models.checkpoint import WEIGHTS_NAME, load_model
 
@@ -37,6 +37,7 @@ FORMAT = "robusteye.export"
 FLOAT_NAME, INT8_NAME = "model.onnx", "model.int8.onnx"
 CONFIG_NAME, REPORT_NAME = "config.json", "export.json"
 EXPORT_FILES = frozenset({FLOAT_NAME, INT8_NAME, CONFIG_NAME, REPORT_NAME})
+EXPORT_WHAT = "a robusteye export folder"
 #: Largest |logit difference| allowed between the float ONNX model and torch.
 FLOAT_TOLERANCE = 1e-4
 #: Robust accuracy an int8 model may lose against its source at any SNR before it is flagged.
@@ -59,13 +60,17 @@ class ExportOptions:
             raise UsageError(f"--min-agreement must lie in [0, 1], got {self.min_agreement}")
 
 
-def weights_sha256(checkpoint: str | os.PathLike[str]) -> str:
-    """SHA-256 of a checkpoint's weights file: what identifies the source of an export."""
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(Path(checkpoint) / WEIGHTS_NAME, "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def weights_sha256(checkpoint: str | os.PathLike[str]) -> str:
+    """SHA-256 of a checkpoint's weights file: what identifies the source of an export."""
+    return _sha256(Path(checkpoint) / WEIGHTS_NAME)
 
 
 def source_model(exported: OnnxClassifier, given: str | None = None) -> EyeModel:
@@ -92,7 +97,7 @@ def source_model(exported: OnnxClassifier, given: str | None = None) -> EyeModel
 
 
 def _file_record(path: Path) -> dict[str, Any]:
-    return {"bytes": path.stat().st_size, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return {"bytes": path.stat().st_size, "sha256": _sha256(path)}
 
 
 def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -191,6 +196,7 @@ def export_model(
     """Export `checkpoint` to the folder `out` (see the module docstring); returns the
     export.json document. `sets` are the parity and calibration images (`choose_sets`)."""
     options = options or ExportOptions()
+    check_replaceable(out, EXPORT_FILES, EXPORT_WHAT)
     if options.int8 and sets.calibration is None:
         raise UsageError("--int8 needs --calibration DATA (the images its ranges are fitted on)")
     model = load_model(checkpoint)
@@ -228,5 +234,5 @@ def export_model(
         del config["precision"]
         (tmp / CONFIG_NAME).write_text(dumps_json(config, indent=2) + "\n", encoding="utf-8")
         (tmp / REPORT_NAME).write_text(dumps_json(doc, indent=2) + "\n", encoding="utf-8")
-        replace_folder(tmp, dest, EXPORT_FILES, "a robusteye export folder")
+        replace_folder(tmp, dest, EXPORT_FILES, EXPORT_WHAT)
     return doc

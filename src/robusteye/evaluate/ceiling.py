@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,23 +53,37 @@ def _distances(a: torch.Tensor, b: torch.Tensor, norm: str) -> torch.Tensor:
     return torch.cdist(a.double(), b.double(), p=p)
 
 
+def _other_label_distances(
+    a: torch.Tensor, la: np.ndarray, b: torch.Tensor, lb: np.ndarray, norm: str
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(first row, distances, the same with same-label pairs at +inf) for chunks of `CHUNK`
+    rows of `a` against all of `b`: never an N x N x D tensor."""
+    flat_a, flat_b = a.flatten(1), b.flatten(1)
+    for start in range(0, len(flat_a), CHUNK):
+        rows = slice(start, min(len(flat_a), start + CHUNK))
+        d = _distances(flat_a[rows], flat_b, norm).numpy()
+        yield start, d, np.where(la[rows, None] != lb[None, :], d, np.inf)
+
+
+def _quantiles(nearest: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+    """Quantiles of `nearest` per class (classes with no crop or no other label left out)."""
+    return {
+        c: {f"q{q:g}": float(np.quantile(nearest[labels == k], q)) for q in QUANTILES}
+        for k, c in enumerate(classes)
+        if (labels == k).any() and np.isfinite(nearest[labels == k]).all()
+    }
+
+
 def _pairs(
     x: torch.Tensor, labels: np.ndarray, reach: float, norm: str
 ) -> tuple[list[tuple[int, int, float]], np.ndarray]:
     """Different-label pairs (i < j) at most `reach` apart, with their distances, and each
     crop's distance to its nearest crop of another label."""
-    flat = x.flatten(1)
-    n = len(flat)
-    nearest = np.full(n, np.inf)
+    nearest = np.full(len(x), np.inf)
     pairs: list[tuple[int, int, float]] = []
-    for start in range(0, n, CHUNK):
-        rows = slice(start, min(n, start + CHUNK))
-        d = _distances(flat[rows], flat, norm).numpy()
-        other = labels[rows, None] != labels[None, :]
-        d_other = np.where(other, d, np.inf)
-        nearest[rows] = d_other.min(1)
-        close = d_other <= reach
-        for i, j in zip(*np.nonzero(close), strict=True):
+    for start, d, d_other in _other_label_distances(x, labels, x, labels, norm):
+        nearest[start : start + len(d)] = d_other.min(1)
+        for i, j in zip(*np.nonzero(d_other <= reach), strict=True):
             if start + i < j:
                 pairs.append((start + int(i), int(j), float(d[i, j])))
     return pairs, nearest
@@ -140,11 +154,7 @@ def robust_ceiling(
         "bound": "exact (two classes)" if len(ds.classes) == 2 else "valid, may be loose",
         "per_image_radii": per_image,
         "points": [p.to_dict() for p in points],
-        "nearest_other_label": {
-            c: {f"q{q:g}": float(np.quantile(nearest[labels == k], q)) for q in QUANTILES}
-            for k, c in enumerate(ds.classes)
-            if (labels == k).any() and np.isfinite(nearest[labels == k]).all()
-        },
+        "nearest_other_label": _quantiles(nearest, labels, ds.classes),
     }
     if holdout is not None:
         doc["holdout"] = holdout_distances(ds, holdout, norm)
@@ -156,18 +166,11 @@ def holdout_distances(train: EyeDataset, holdout: EyeDataset, norm: str) -> dict
     label, per class of the hold-out crop."""
     if holdout.classes != train.classes:
         raise UsageError("the hold-out crops have other classes than the training crops")
-    a, b = holdout.images.flatten(1), train.images.flatten(1)
     la, lb = holdout.labels.numpy(), train.labels.numpy()
-    nearest = np.full(len(a), np.inf)
-    for start in range(0, len(a), CHUNK):
-        rows = slice(start, min(len(a), start + CHUNK))
-        d = _distances(a[rows], b, norm).numpy()
-        nearest[rows] = np.where(la[rows, None] != lb[None, :], d, np.inf).min(1)
+    nearest = np.full(len(holdout), np.inf)
+    for start, _, d_other in _other_label_distances(holdout.images, la, train.images, lb, norm):
+        nearest[start : start + len(d_other)] = d_other.min(1)
     return {
-        "images": len(a),
-        "nearest_other_label_training_crop": {
-            c: {f"q{q:g}": float(np.quantile(nearest[la == k], q)) for q in QUANTILES}
-            for k, c in enumerate(holdout.classes)
-            if (la == k).any() and np.isfinite(nearest[la == k]).all()
-        },
+        "images": len(holdout),
+        "nearest_other_label_training_crop": _quantiles(nearest, la, holdout.classes),
     }

@@ -145,9 +145,11 @@ def render_demo(
                 frame = _patched(base, boxes, pick["closed" if closed else "open"])
                 frame = frame + rng.normal(0, 2.0, (HEIGHT, WIDTH, 1))
                 writer.write(np.clip(frame, 0, 255).astype(np.uint8))
+            writer.release()
+            os.replace(video, tmp)
         finally:
             writer.release()
-        os.replace(video, tmp)
+            video.unlink(missing_ok=True)  # left only when writing failed
     truth = {
         "format": TRUTH_FORMAT,
         "fps": fps,

@@ -71,9 +71,9 @@ def _class_index(classes: tuple[str, ...]) -> tuple[int, int | None]:
 
 
 def _eye_state(
-    p: list[float], classes: tuple[str, ...], min_conf: float, threshold: float | None
+    p: list[float], index: tuple[int, int | None], min_conf: float, threshold: float | None
 ) -> tuple[str, float | None]:
-    closed_i, hidden_i = _class_index(classes)
+    closed_i, hidden_i = index
     top = int(np.argmax(p))
     hidden = p[hidden_i] if hidden_i is not None else 0.0
     if top == hidden_i or max(p) < min_conf or hidden >= 1.0:
@@ -120,6 +120,7 @@ def classify_frames(
 ) -> Classified:
     """Locate, crop and classify every frame (see `Classified`)."""
     classes: tuple[str, ...] = model.classes  # type: ignore[assignment]
+    _class_index(classes)  # a model without a 'closed' class is refused before any frame
     locator = EyeLocator(detect_every=options.detect_every)
     g = torch.Generator().manual_seed(options.seed)
     times: list[float] = []
@@ -177,13 +178,14 @@ def baseline_thresholds(
 ) -> dict[str, Any]:
     """Each eye's open level (median closure probability over the first `seconds`) and its
     threshold halfway between that level and 1."""
+    index = _class_index(classes)
     out: dict[str, Any] = {"seconds": seconds, "eyes": {}}
     for e, eye in enumerate(EYES):
         seen = []
         for t, p in zip(times, probs[:, e], strict=True):
             if t - times[0] >= seconds or np.isnan(p).any():
                 continue
-            state, p_closed = _eye_state(p.tolist(), classes, min_conf, None)
+            state, p_closed = _eye_state(p.tolist(), index, min_conf, None)
             if state != NOT_VISIBLE and p_closed is not None:
                 seen.append(p_closed)
         if not seen:
@@ -204,6 +206,7 @@ def states_of(
     probs: np.ndarray, classes: tuple[str, ...], min_conf: float, baseline: dict[str, Any] | None
 ) -> tuple[list[list[str]], list[list[float | None]], list[str], list[float | None]]:
     """(eye states, eye closure probabilities, frame states, frame closure probabilities)."""
+    index = _class_index(classes)
     thresholds = [baseline["eyes"][e]["threshold"] if baseline else None for e in EYES]
     default = [0.5, 0.5]
     eye_states, eye_p, frame_states, frame_p = [], [], [], []
@@ -215,7 +218,7 @@ def states_of(
                 states.append(NOT_VISIBLE)
                 ps.append(None)
             else:
-                s, p = _eye_state(frame[e].tolist(), classes, min_conf, thresholds[e])
+                s, p = _eye_state(frame[e].tolist(), index, min_conf, thresholds[e])
                 states.append(s)
                 ps.append(p)
         fs, fp = _frame_state(

@@ -21,7 +21,7 @@ import numpy as np
 from torch import nn
 
 from robusteye.errors import UsageError
-from robusteye.io import dumps_json, replace_folder, staging_folder, write_csv
+from robusteye.io import check_replaceable, dumps_json, replace_folder, staging_folder, write_csv
 from robusteye.monitor import _cv, temporal
 from robusteye.monitor.eyes import EYES, Box
 from robusteye.monitor.pipeline import (
@@ -37,6 +37,7 @@ from robusteye.monitor.video import FrameSource
 from robusteye.readers import read_json
 
 OUTPUTS = frozenset({"frames.csv", "events.csv", "summary.json", "timeline.png"})
+OUTPUTS_WHAT = "a robusteye monitor folder"
 TRUTH_SUFFIX = ".truth.json"
 
 
@@ -161,6 +162,7 @@ def monitor(
     """Run the monitor on `source` with `model`, write the outputs into the folder `out`;
     returns the summary document."""
     options = options or MonitorOptions()
+    check_replaceable(out, OUTPUTS, OUTPUTS_WHAT)
     classes: tuple[str, ...] = model.classes  # type: ignore[assignment]
     started = time.perf_counter()
     run = classify_frames(source, model, options)
@@ -197,10 +199,6 @@ def monitor(
             "long_closures_found": sum(e.kind == "long_closure" for e in a.events),
         }  # fmt: skip
     dest = Path(out)
-    if dest.exists() and (not dest.is_dir() or not {p.name for p in dest.iterdir()} <= OUTPUTS):
-        raise UsageError(
-            f"--out {out} exists and is not a robusteye monitor folder; refusing to overwrite it"
-        )
     with staging_folder(dest.parent, dest.name) as tmp:
         write_csv(tmp / "frames.csv", _frame_rows(run, a, classes))
         write_csv(
@@ -211,7 +209,7 @@ def monitor(
         )  # fmt: skip
         (tmp / "summary.json").write_text(dumps_json(summary, indent=2) + "\n", encoding="utf-8")
         draw_timeline(run.times, a.states, a.p_closed, a.events, summary, tmp / "timeline.png")
-        replace_folder(tmp, dest, OUTPUTS, "a robusteye monitor folder")
+        replace_folder(tmp, dest, OUTPUTS, OUTPUTS_WHAT)
     if annotate is not None and run.times:
         _annotate(source, run, a, Path(annotate))
     return json.loads(dumps_json(summary))

@@ -9,7 +9,6 @@ Frames are decoded under the same pixel limit as image folders.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,8 +115,6 @@ def open_frames(
         return FrameSource(source, fps, "folder", files=files)
     if not path.exists():
         raise UsageError(f"no such video or folder: {source}")
-    if not path.is_file() or (path.stat().st_size == 0):
-        raise DataError(f"{source}: not a video (empty or not a regular file)")
-    if os.path.getsize(path) < 64:
-        raise DataError(f"{source}: not a video (too short to hold one)")
+    if not path.is_file() or path.stat().st_size < 64:
+        raise DataError(f"{source}: not a video (not a regular file, or too short to hold one)")
     return FrameSource(source, fps, "video")
