@@ -119,3 +119,34 @@ def test_inspect_restores_training_mode_and_serialises() -> None:
     d = report.to_dict()
     assert set(d) == {"layers", "lipschitz_bound"}
     assert {"name", "spectral_norm", "orthogonality_error"} <= set(d["layers"][0])
+
+
+@pytest.mark.parametrize(("grid", "factor"), [(1, 1 / 8), (2, 1 / 4), (4, 1 / 2), (8, 1.0)])
+def test_a_spatial_wrn_head_keeps_the_layout_and_a_sound_bound(grid: int, factor: float) -> None:
+    """`head_grid` pools the last 8 x 8 map to grid x grid and flattens it: the classifier
+    sees 64 grid^2 features, the pooling's L2 factor is 1/sqrt(its window), and the sound
+    certify bound stays above the Jacobian's norm at real points."""
+    from robusteye.evaluate.certify import lipschitz_bound, lipschitz_lower_bound
+
+    model = create_model("wrn_16_1", num_classes=2, head_grid=grid).eval()
+    assert model.classifier.in_features == 64 * grid * grid
+    by_name = {layer.name: layer for layer in inspect_model(model).layers}
+    assert by_name["pool"].spectral_norm == pytest.approx(factor)
+    x = torch.rand(4, 1, 32, 32, generator=torch.Generator().manual_seed(grid))
+    assert lipschitz_lower_bound(model, x) <= lipschitz_bound(model)
+
+
+def test_pool_windows_that_overlap_are_refused() -> None:
+    """A grid that does not divide the 8 x 8 map would pool overlapping windows, which have
+    no exact Lipschitz factor: the model option is refused, and certify refuses such a
+    pooling layer in any model."""
+    from robusteye.errors import UsageError
+    from robusteye.evaluate.certify import lipschitz_bound
+
+    with pytest.raises(UsageError, match="head_grid' must be one of"):
+        create_model("wrn_16_1", num_classes=2, head_grid=3)
+    model = create_model("wrn_16_1", num_classes=2)
+    model.pool = nn.AdaptiveAvgPool2d(3)
+    model.classifier = nn.Linear(64 * 9, 2)
+    with pytest.raises(UsageError, match="disjoint windows"):
+        lipschitz_bound(model)

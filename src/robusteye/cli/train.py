@@ -352,7 +352,14 @@ def train(
             f"accuracy {t.accuracy:.4f}  macro F1 {t.macro_f1:.4f}  "
             f"ROC-AUC {'-' if t.roc_auc_macro is None else f'{t.roc_auc_macro:.4f}'}"
         )
-    if fit.stopped is not None:
+    if not fit.learned:
+        echo(
+            f"did not learn: final clean accuracy {fit.final_clean:.4f}, no better than always "
+            f"answering the largest class ({fit.chance:.4f}); try a lower --lr"
+            + (" (the guard's stop is not the cause)" if fit.stopped is not None else ""),
+            err=True,
+        )
+    elif fit.stopped is not None:
         echo(
             f"stopped at epoch {fit.stopped}: catastrophic overfitting (PGD validation accuracy "
             "collapsed); last/ holds the epoch before"

@@ -13,8 +13,8 @@ The bound is sound, layer by layer, for the models' own topologies (`EyeModel.li
   DFT over all frequencies (Sedghi et al. 2019); a stride only subsamples (norm <= 1);
 - a BatchNorm (eval, running statistics) that directly follows a convolution is folded into
   its kernel (`EyeModel.bn_folds`); any other counts `max_c |gamma_c| / sqrt(var_c + eps)`;
-- dense layers their exact spectral norm, normalisation `1 / std`, global average pooling
-  `1 / sqrt(H W)`; ReLU, MaxMin, max-pooling over disjoint windows, pixel unshuffle and
+- dense layers their exact spectral norm, normalisation `1 / std`, average pooling over disjoint
+  windows of k pixels `1 / sqrt(k)`; ReLU, MaxMin, max-pooling over disjoint windows, pixel unshuffle and
   dropout (eval) 1; residual sums and convex merges as the models write them down.
 
 Everything is computed in float64 and the product is enlarged by a relative 1e-6, more than
@@ -37,7 +37,11 @@ from robusteye.attacks import logit_margin
 from robusteye.errors import UsageError
 from robusteye.evaluate.predict import predict_logits
 from robusteye.models.base import EyeModel, Normalize
-from robusteye.models.diagnostics import batchnorm_scale, layer_input_shapes
+from robusteye.models.diagnostics import (
+    average_pool_lipschitz,
+    batchnorm_scale,
+    layer_input_shapes,
+)
 from robusteye.models.parseval import conv_weight
 from robusteye.tensors import model_device
 
@@ -197,10 +201,11 @@ def layer_bounds(model: EyeModel, *, size: int = 32) -> dict[nn.Module, float]:
         elif isinstance(module, Normalize):
             bounds[module] = float((1.0 / module.std.double()).max())
         elif isinstance(module, nn.AdaptiveAvgPool2d):
-            if module.output_size not in (1, (1, 1)):
-                raise UsageError("certify handles global average pooling only")
             _, h, w = sizes[module]
-            bounds[module] = 1.0 / math.sqrt(h * w)
+            factor = average_pool_lipschitz(module, h, w)
+            if factor is None:
+                raise UsageError("certify handles average pooling over disjoint windows only")
+            bounds[module] = factor
     return bounds
 
 

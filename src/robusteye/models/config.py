@@ -21,7 +21,16 @@ _PARSEVAL_DEFAULTS: dict[str, Any] = {
     "row_fraction": 1.0,
     "constrain_classifier": False,  # the paper leaves the classifier unconstrained
 }
-_WRN_DEFAULTS: dict[str, Any] = {"depth": 16, "width": 1, "dropout": 0.0, "activation": "relu"}
+#: `head_grid`: the last map is average-pooled to a grid x grid map and flattened into the
+#: classifier; 1 is the global average pooling of the WRN paper, 8 keeps a 32 x 32 input's
+#: whole 8 x 8 map (where the eye's dark parts lie), as the `cnn` family's head does
+_WRN_DEFAULTS: dict[str, Any] = {
+    "depth": 16,
+    "width": 1,
+    "dropout": 0.0,
+    "activation": "relu",
+    "head_grid": 1,
+}
 
 #: Every architecture family and its parameters with their defaults.
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -41,7 +50,15 @@ ACTIVATIONS: dict[str, float] = {"relu": 1.0, "silu": 1.1}
 #: the size of the model built before its weights are read, so every size is bounded: the
 #: largest model these allow (WRN-100-32 is refused by MAX_PARAMETERS, see checkpoint.py)
 #: is far beyond anything a 32 x 32 eye crop needs (WRN-28-10 has 36.5 M parameters).
-MAX_SIZE = {"depth": 100, "width": 32, "hidden": 16384, "passes": 64, "convs": 16}
+MAX_SIZE = {
+    "depth": 100,
+    "width": 32,
+    "hidden": 16384,
+    "passes": 64,
+    "convs": 16,
+}
+#: the WRN head's pooled grids: the divisors of the last map's 8 x 8
+HEAD_GRIDS = (1, 2, 4, 8)
 MAX_MODEL_CLASSES = 1000
 MAX_IN_CHANNELS = 4
 MAX_NAME = 200  # characters of a model or class name
@@ -76,6 +93,12 @@ def _check_param(arch: str, key: str, value: Any) -> None:
         if not _is_int(value) or value < 10 or (value - 4) % 6:
             raise UsageError(
                 f"{where} must be an int >= 10 with (depth - 4) % 6 == 0, got {value!r}"
+            )
+    elif key == "head_grid":
+        if not _is_int(value) or value not in HEAD_GRIDS:
+            raise UsageError(
+                f"{where} must be one of {list(HEAD_GRIDS)} (it divides the 8 x 8 last map of "
+                f"a 32 x 32 crop into disjoint windows), got {value!r}"
             )
     elif key in ("width", "passes", "hidden", "convs"):
         if not _is_int(value) or value < 1:

@@ -124,6 +124,18 @@ def batchnorm_lipschitz(bn: nn.BatchNorm2d) -> float:
 SIZED_LAYERS = (nn.Conv2d, nn.AdaptiveAvgPool2d, nn.AvgPool2d)
 
 
+def average_pool_lipschitz(module: nn.AdaptiveAvgPool2d, h: int, w: int) -> float | None:
+    """The L2 Lipschitz constant of adaptive average pooling of an h x w map: 1/sqrt(k) when
+    its windows of k pixels tile the map without overlap (global pooling: k = h w), None
+    when they overlap (no exact factor)."""
+    size = module.output_size
+    gh, gw = (size, size) if isinstance(size, int) else size
+    gh, gw = gh or h, gw or w
+    if h % gh or w % gw:
+        return None
+    return 1.0 / math.sqrt((h // gh) * (w // gw))
+
+
 def layer_input_shapes(
     model: nn.Module, channels: int, size: int
 ) -> dict[nn.Module, tuple[int, ...]]:
@@ -171,9 +183,10 @@ def _layer_report(
         return LayerReport(name, "linear", norm, orthogonality_error(m.weight), constrained)
     if isinstance(m, nn.BatchNorm2d):
         return LayerReport(name, "batchnorm", batchnorm_lipschitz(m), None, False)
-    if isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size in (1, (1, 1)):
+    if isinstance(m, nn.AdaptiveAvgPool2d):
         _, h, w = shapes[m]
-        return LayerReport(name, "pool", 1.0 / math.sqrt(h * w), None, False)
+        factor = average_pool_lipschitz(m, h, w)
+        return None if factor is None else LayerReport(name, "pool", factor, None, False)
     return None
 
 

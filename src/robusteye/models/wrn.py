@@ -3,6 +3,9 @@
 The CIFAR pre-activation variant: conv3x3(16) stem, 3 groups of N = (depth - 4) / 6 blocks of
 16k, 32k, 64k channels with strides 1, 2, 2, blocks BN-ReLU-conv-BN-ReLU-(dropout)-conv with a
 1x1 projection shortcut when the shape changes, then BN-ReLU, global average pooling, linear.
+Parameter `head_grid` > 1 pools the last map to a grid x grid map instead and flattens it
+into the linear classifier, so the head keeps where things are (8: the whole 8 x 8 map of a
+32 x 32 crop).
 Parameter `activation` swaps every ReLU for another activation (`"silu"`; see
 `config.ACTIVATIONS`, which also gives each one's Lipschitz constant for the bound).
 The Parseval twin (`parseval_wrn`) swaps every conv for `ParsevalConv2d` (orthonormal,
@@ -87,8 +90,10 @@ class WideResNet(EyeModel):
         self.blocks = nn.Sequential(*blocks)
         self.final_bn = nn.BatchNorm2d(channels[3])
         self.act, self.act_lipschitz = activation(config)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = make_linear(config, channels[3], config.num_classes, classifier=True)
+        grid = config.params["head_grid"]
+        self.pool = nn.AdaptiveAvgPool2d(grid)
+        features = channels[3] * grid * grid
+        self.classifier = make_linear(config, features, config.num_classes, classifier=True)
         init_weights(self)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -115,7 +120,8 @@ def _wrn(
 
 @register_model
 def wrn(num_classes: int = 4, **overrides: Any) -> EyeModel:
-    """Generic WRN: set `depth`, `width`, `dropout`, `activation` (defaults 16, 1, 0, relu)."""
+    """Generic WRN: set `depth`, `width`, `dropout`, `activation`, `head_grid` (defaults 16,
+    1, 0, relu, 1)."""
     return _wrn("wrn", "wrn", num_classes, overrides)
 
 

@@ -23,6 +23,7 @@ CURVE_FIELDS = (
     "val_robust_acc",
     "ema_val_acc",
     "collapsed",
+    "check_acc",
 )
 #: one-cycle: the share of the run spent warming up, and the start lr as a share of `lr`
 ONECYCLE_WARMUP = 0.3
@@ -34,7 +35,8 @@ class EpochRecord:
     """One epoch's curves. `val_robust_acc` is the PGD check of the attack regimes and
     `ema_val_acc` the weight average's validation accuracy (NaN where not measured);
     `collapsed` is 1 on the epoch whose robust accuracy collapsed (catastrophic overfitting),
-    which the trainer rolled back before it stopped."""
+    which the trainer rolled back before it stopped; `check_acc` is the clean accuracy of the
+    images the PGD check attacks (the training images' without a validation set)."""
 
     epoch: int
     lr: float
@@ -47,6 +49,7 @@ class EpochRecord:
     val_robust_acc: float = math.nan
     ema_val_acc: float = math.nan
     collapsed: int = 0
+    check_acc: float = math.nan
 
 
 def lr_at(config: TrainConfig, epoch: float) -> float:

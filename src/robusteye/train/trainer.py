@@ -31,7 +31,7 @@ from robusteye.train.augment import random_affine, random_hflip
 from robusteye.train.config import TrainConfig
 from robusteye.train.curves import EpochRecord, lr_at, write_tensorboard
 from robusteye.train.ema import WeightAverage
-from robusteye.train.guard import RobustGuard, Snapshot
+from robusteye.train.guard import RobustGuard, Snapshot, did_not_learn, majority_share
 from robusteye.train.state import (
     RunParts,
     RunProgress,
@@ -53,6 +53,16 @@ class FitResult:
     ema_metrics: Metrics | None = None
     #: the epoch whose robust accuracy collapsed, where the guard stopped the run
     stopped: int | None = None
+    #: the final clean accuracy (validation, else the robust check's images, else the last
+    #: epoch's training batches) and the share of the largest class in the same images
+    final_clean: float = math.nan
+    chance: float = math.nan
+
+    @property
+    def learned(self) -> bool:
+        """False when the final clean accuracy is no better than answering the largest class
+        (`guard.did_not_learn`): a run that never learned, whatever the guard said."""
+        return not did_not_learn(self.final_clean, self.chance)
 
     @property
     def scored(self) -> EyeModel:
@@ -140,7 +150,8 @@ class Trainer:
                 before = Snapshot.take(self.parts) if self.guard.active else None
                 loss, acc = self._epoch(x, y, epoch)
                 vm = self._validate(val)
-                robust = self.guard.check(self.model, checked)
+                check = self.guard.check(self.model, checked)
+                robust = check.robust
                 ema = self._validate(val, self.ema.model) if self.ema is not None else None
                 record = EpochRecord(
                     epoch=epoch + 1,
@@ -153,8 +164,9 @@ class Trainer:
                     seconds=time.perf_counter() - start,
                     val_robust_acc=robust,
                     ema_val_acc=ema.accuracy if ema else math.nan,
+                    check_acc=check.clean,
                 )
-                if before is not None and self.guard.collapsed(run.history, robust, record.val_acc):
+                if before is not None and self.guard.collapsed(run.history, robust, check.clean):
                     before.roll_back(self.parts)
                     vm = self._validate(val)  # the metrics of the weights kept
                     self.stopped = run.stopped = record.epoch
@@ -169,6 +181,7 @@ class Trainer:
             self._bar.close()
         if vm is None:  # nothing trained in this call (a finished run resumed)
             vm = self._validate(val)
+        final, chance = self._final_clean(run, vm, val, train)
         return FitResult(
             self.model,
             tuple(run.history),
@@ -177,7 +190,24 @@ class Trainer:
             ema=None if self.ema is None else self.ema.model,
             ema_metrics=None if self.ema is None else self._validate(val, self.ema.model),
             stopped=self.stopped,
+            final_clean=final,
+            chance=chance,
         )
+
+    def _final_clean(
+        self, run: RunProgress, vm: Metrics | None, val: EyeDataset | None, train: EyeDataset
+    ) -> tuple[float, float]:
+        """The run's final clean accuracy and the largest class's share of the same images:
+        validation, else the robust check's images, else the last epoch's training batches."""
+        if vm is not None and val is not None:
+            return vm.accuracy, majority_share(val.labels)
+        kept = [r for r in run.history if not r.collapsed]  # a rolled-back epoch is not kept
+        last = kept[-1] if kept else None
+        if last is None:
+            return math.nan, math.nan
+        if math.isfinite(last.check_acc):
+            return last.check_acc, majority_share(train.labels[: self.config.robust_val])
+        return last.train_acc, majority_share(train.labels)
 
     def _epoch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[float, float]:
         cfg, g, regime = self.config, self.generators, self.config.regime
