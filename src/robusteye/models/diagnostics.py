@@ -129,8 +129,8 @@ def average_pool_lipschitz(module: nn.AdaptiveAvgPool2d, h: int, w: int) -> floa
     its windows of k pixels tile the map without overlap (global pooling: k = h w), None
     when they overlap (no exact factor)."""
     size = module.output_size
-    gh, gw = (size, size) if isinstance(size, int) else size
-    gh, gw = gh or h, gw or w
+    pair = (size, size) if isinstance(size, int) or size is None else size
+    gh, gw = pair[0] or h, pair[1] or w  # None keeps that side
     if h % gh or w % gw:
         return None
     return 1.0 / math.sqrt((h // gh) * (w // gw))
