@@ -15,7 +15,8 @@ The bound is sound, layer by layer, for the models' own topologies (`EyeModel.li
   its kernel (`EyeModel.bn_folds`); any other counts `max_c |gamma_c| / sqrt(var_c + eps)`;
 - dense layers their exact spectral norm, normalisation `1 / std`, average pooling over
   disjoint windows of k pixels `1 / sqrt(k)`; ReLU, MaxMin, max-pooling over disjoint
-  windows, pixel unshuffle and dropout (eval) 1; residual sums and convex merges as the models write them down.
+  windows, pixel unshuffle and dropout (eval) 1; residual sums and convex merges as the
+  models write them down.
 
 Everything is computed in float64 and the product is enlarged by a relative 1e-6, more than
 float32's rounding in the logits' margin. `lipschitz_lower_bound` gives the other side: the
