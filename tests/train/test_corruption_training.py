@@ -61,9 +61,10 @@ def test_bad_corruption_config(kw, match):
 
 def test_new_generator_leaves_the_others_seeds_alone():
     trainer = Trainer(_model(), _cfg())
-    assert list(trainer.generators) == ["data", "augment", "adversarial", "constraints", "corrupt"]
+    names = ["data", "augment", "adversarial", "constraints", "corrupt", "extra"]
+    assert list(trainer.generators) == names
     assert [g.initial_seed() for g in trainer.generators.values()] == [
-        3 * 1009 + i for i in range(5)
+        3 * 1009 + i for i in range(len(names))
     ]
 
 

@@ -90,7 +90,11 @@ def test_the_built_in_regimes_and_their_order() -> None:
         "kind": "fgsm-rs", "eps": 0.03, "eps_warmup": 0, "overfit_drop": 0.2,
     }  # fmt: skip
     assert get_regime("trades").spec_keys == ("eps", "pgd_steps", "beta", "eps_warmup",
-                                              "overfit_drop")  # fmt: skip
+                                              "awp_gamma", "overfit_drop")  # fmt: skip
+    # weight perturbation joins the summary and the tag only when on
+    awp = RegimeConfig(kind="pgd", eps=0.03, awp_gamma=0.005)
+    assert awp.summary()["awp_gamma"] == 0.005
+    assert awp.definition.tag(awp) == "pgd-k5-e0.03-awp0.005"
 
 
 def test_registration_is_checked(toy: Toy) -> None:

@@ -23,10 +23,12 @@ from robusteye.cli.train_spec import (
     flags_record,
     train_spec,
 )
+from robusteye.data import load_dataset
 from robusteye.errors import UsageError
 from robusteye.models import check_model_options, list_models
 from robusteye.train import REGIMES, TrainConfig
 from robusteye.train.config import SCHEDULES
+from robusteye.train.extra import ExtraData, extra_data
 from robusteye.train.run import TrainJob, run_job
 
 
@@ -188,6 +190,39 @@ class RegimeChoice(click.Choice):
     "catastrophic overfitting. 0: never.",
 )
 @click.option(
+    "--awp-gamma",
+    type=click.FloatRange(min=0, max=0.1),
+    default=0.0,
+    show_default=True,
+    help="Attack regimes: adversarial weight perturbation (Wu et al. 2020): before each "
+    "step every weight moves up the loss by this share of its norm (the paper: 0.005). "
+    "0: off.",
+)
+@click.option(
+    "--extra-data",
+    "extra_source",
+    metavar="SOURCE",
+    default=None,
+    help="Extra training crops mixed into every batch: any data source (e.g. "
+    "'synthetic:n=20000,seed=1', an .npz, a folder); classes the data lacks are dropped. "
+    "Never split: validation and held-out persons stay real.",
+)
+@click.option(
+    "--extra-fraction",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="--extra-data: share of each batch drawn from it (e.g. 0.3).",
+)
+@click.option(
+    "--pseudo-label",
+    "pseudo_label",
+    metavar="CKPT",
+    default=None,
+    help="--extra-data: label its crops by this model's predictions (a teacher trained on "
+    "the real crops) instead of their own labels.",
+)
+@click.option(
     "--robust-val",
     type=click.IntRange(min=0),
     default=256,
@@ -297,7 +332,13 @@ def train(
         "device": ctx.params["device"],
     }
     config = TrainConfig.from_dict(training)
+    extra_source, teacher = ctx.params["extra_source"], ctx.params["pseudo_label"]
+    check_extra_flags(extra_source, config.extra_fraction, teacher)
     ds = open_source(source, label_map, manifest, person_regex, classes)
+    extra_set = None
+    if extra_source is not None:
+        extra_set = read_extra(extra_source, ds.classes, teacher, config.device)
+        echo(extra_line(extra_set), err=True)
     job = TrainJob(
         model_name,
         ds,
@@ -306,6 +347,7 @@ def train(
         model_overrides=model_options or None,
         test_fraction=fields["holdout"],
         split_seed=fields["split_seed"],
+        extra=extra_set,
     )
     regime, names = config.regime.kind, config.corruptions
     extra = f", corrupting {config.corruption_p:g} of each batch" if names else ""
@@ -376,3 +418,39 @@ def train(
     )
     ema = f", {out}/ema (weight average)" if config.ema_decay > 0 else ""
     echo(f"checkpoints: {out}/last (final), {out}/best ({best}){ema}")
+
+
+def check_extra_flags(source: str | None, fraction: float, teacher: str | None) -> None:
+    """--extra-data, --extra-fraction and --pseudo-label go together (before any work)."""
+    if source is not None and fraction == 0:
+        raise UsageError("--extra-data needs --extra-fraction > 0 (the share of each batch)")
+    if source is None and fraction > 0:
+        raise UsageError("--extra-fraction needs --extra-data SOURCE")
+    if teacher is not None and source is None:
+        raise UsageError("--pseudo-label labels the --extra-data crops; give --extra-data")
+    if teacher is not None and not Path(teacher).exists():
+        raise UsageError(f"no such --pseudo-label model: {teacher}")
+
+
+def read_extra(
+    source: str, classes: tuple[str, ...], teacher: str | None, device: str
+) -> ExtraData:
+    """The --extra-data crops, labelled in `classes` by their own labels or the teacher's."""
+    from robusteye.deploy import load_classifier  # an exported teacher works too
+
+    model = None if teacher is None else load_classifier(teacher, device).eval()
+    return extra_data(
+        load_dataset(source), classes, source=source, teacher=model, teacher_name=teacher
+    )
+
+
+def extra_line(extra: ExtraData) -> str:
+    info = extra.info
+    dropped = info.get("dropped_classes") or []
+    text = f"extra data: {info['n']} of {info['n_source']} crops of {info['source']}"
+    text += f", labels: {info['labels']}"
+    if dropped:
+        text += f" (dropped classes the data lacks: {', '.join(dropped)})"
+    if "teacher_agreement" in info:
+        text += f"; the teacher agrees with the source's labels on {info['teacher_agreement']:.3f}"
+    return text

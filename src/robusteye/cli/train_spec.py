@@ -98,6 +98,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
         "epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay", "schedule",
         "step_size", "augment", "hflip", "channels_last", "corruption_p",
         "corruption_max_severity", "ema_decay", "label_smoothing", "robust_val",
+        "extra_fraction",
     )},
     "corruptions": Flag("train.corruptions", _corruptions),
     **{name: Flag(f"train.regime.{key}") for name, key in (
@@ -105,7 +106,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
         ("percent", "percent"), ("source_ckpt", "source"), ("adv_fraction", "fraction"),
         ("adv_attack", "attack"), ("cert_radius", "radius"), ("temperature", "temperature"),
         ("pgd_steps", "pgd_steps"), ("beta", "beta"), ("eps_warmup", "eps_warmup"),
-        ("overfit_drop", "overfit_drop"),
+        ("overfit_drop", "overfit_drop"), ("awp_gamma", "awp_gamma"),
     )},
     "adv_eps": Flag("train.regime.eps_min", _adv_eps),  # also eps_max and eps_choices
     "val_fraction": Flag(
@@ -114,7 +115,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     ),
     "tensorboard": Flag("train.tensorboard", refused="a training spec run logs curves.csv only"),
     **{name: Flag(None, refused=_DATA) for name in ("label_map", "manifest", "person_regex",
-                                                     "classes")},
+                                                     "classes", "extra_source", "pseudo_label")},
 }  # fmt: skip
 
 

@@ -24,6 +24,8 @@ from robusteye.train.regimes.registry import REGIMES, get_regime
 __all__ = ["REGIMES", "SCHEDULES", "RegimeConfig", "TrainConfig"]
 
 SCHEDULES = ("step", "cosine", "constant", "onecycle")
+#: options left out of a regime's summary when off (0), so earlier rows keep their form
+QUIET_WHEN_OFF = ("awp_gamma",)
 
 
 def _check(cond: bool, message: str) -> None:
@@ -48,7 +50,8 @@ class RegimeConfig:
     this below the previous epoch's, beyond how far clean validation accuracy moved
     (counting from epoch `guard_from`: after the warm-up and the first two epochs), PGD has
     collapsed: the trainer says so in the curves, rolls back that epoch and stops (0 turns
-    the guard off).
+    the guard off). `awp_gamma` > 0 adds adversarial weight perturbation (`train.awp`) once
+    the warm-up has ended.
     """
 
     kind: str = "standard"
@@ -67,6 +70,7 @@ class RegimeConfig:
     beta: float = 6.0
     eps_warmup: int = 0
     overfit_drop: float = 0.2
+    awp_gamma: float = 0.0
 
     def __post_init__(self) -> None:
         get_regime(self.kind)  # a registered regime, or one line naming them
@@ -120,6 +124,10 @@ class RegimeConfig:
             _finite(self.overfit_drop) and 0 <= self.overfit_drop <= 1,
             f"overfit_drop must lie in [0, 1], got {self.overfit_drop}",
         )
+        _check(
+            _finite(self.awp_gamma) and 0 <= self.awp_gamma <= 0.1,
+            f"awp_gamma must lie in [0, 0.1], got {self.awp_gamma}",
+        )
 
     @property
     def definition(self) -> Regime:
@@ -159,6 +167,8 @@ class RegimeConfig:
         out: dict[str, Any] = {"kind": self.kind}
         for k in keys:
             v = getattr(self, k)
+            if k in QUIET_WHEN_OFF and not v:
+                continue  # a run without it keeps the summary it had before the option
             out[k] = list(v) if isinstance(v, tuple) else v
         return out
 
@@ -201,6 +211,9 @@ class TrainConfig:
     #: regimes: the first of the validation set (of the training set without one); with a
     #: validation set it also picks the best checkpoint (0: no check, and no guard)
     robust_val: int = 256
+    #: share of each batch drawn from extra data (`Trainer.fit(extra=...)`, `train.extra`):
+    #: generated or pseudo-labelled crops (0: none)
+    extra_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
@@ -247,6 +260,10 @@ class TrainConfig:
         _check(
             _whole(self.robust_val) and self.robust_val >= 0,
             f"robust_val must be a whole number of images >= 0, got {self.robust_val!r}",
+        )
+        _check(
+            _finite(self.extra_fraction) and 0 <= self.extra_fraction < 1,
+            f"extra fraction must lie in [0, 1), got {self.extra_fraction}",
         )
         parse_device(self.device)  # the spelling; whether it exists is checked where it runs
         if isinstance(self.regime, dict):

@@ -17,6 +17,7 @@ from robusteye.folders import claimed
 from robusteye.io import write_json
 from robusteye.train.config import TrainConfig
 from robusteye.train.curves import EpochRecord
+from robusteye.train.extra import ExtraData
 from robusteye.train.split import SplitRequest, train_on_split
 from robusteye.train.trainer import FitResult
 
@@ -33,6 +34,8 @@ class TrainJob:
     test_fraction: float = 0.15
     #: seed of the person splits (default: the training seed)
     split_seed: int | None = None
+    #: extra crops for `config.extra_fraction` of each batch (`train.extra`)
+    extra: ExtraData | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ def _run_job(
         "data": job.data.meta,
         "regime": cfg.regime.summary(),
         "n_test": 0 if test is None else len(test),
+        **({"extra": job.extra.info} if job.extra is not None else {}),
     }
     request = SplitRequest(
         job.data,
@@ -127,6 +131,7 @@ def _run_job(
         progress=progress,
         on_epoch=on_epoch,
         log=log,
+        extra=job.extra,
     )
     done = train_on_split(request)
     fit = done.fit

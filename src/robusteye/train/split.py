@@ -23,6 +23,7 @@ from robusteye.errors import UsageError
 from robusteye.models import EyeModel, create_model, load_model
 from robusteye.train.config import RegimeConfig, TrainConfig
 from robusteye.train.curves import EpochRecord
+from robusteye.train.extra import ExtraData
 from robusteye.train.trainer import FitResult, Trainer
 
 #: the offset of the aim-1 copies' seed from the training seed
@@ -77,6 +78,8 @@ class SplitRequest:
     progress: bool = False
     on_epoch: Callable[[EpochRecord], None] | None = None
     log: Callable[[str], None] = _silent
+    #: extra crops for `config.extra_fraction` of each batch (`train.extra`)
+    extra: ExtraData | None = None
 
 
 def train_on_split(request: SplitRequest) -> SplitFit:
@@ -95,7 +98,9 @@ def train_on_split(request: SplitRequest) -> SplitFit:
     trainer = Trainer(
         net, r.config, r.work_dir, progress=r.progress, on_epoch=r.on_epoch, training_info=info
     )
-    fit = trainer.fit(train, val if len(val) else None, resume=r.resume, until=r.until)
+    fit = trainer.fit(
+        train, val if len(val) else None, resume=r.resume, until=r.until, extra=r.extra
+    )
     return SplitFit(fit, train, val)
 
 

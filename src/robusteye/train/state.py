@@ -35,9 +35,9 @@ STATE_TENSORS = "training_state.safetensors"
 STATE_JSON = "training_state.json"
 EMA_DIR = "ema"
 #: one seeded generator each; new ones go at the end so the others keep their seeds
-GENERATORS = ("data", "augment", "adversarial", "constraints", "corrupt")
+GENERATORS = ("data", "augment", "adversarial", "constraints", "corrupt", "extra")
 #: generators a checkpoint written before they existed may lack (they start fresh on resume)
-LATE_GENERATORS = ("corrupt",)
+LATE_GENERATORS = ("corrupt", "extra")
 
 
 def seeded_generators(seed: int) -> dict[str, torch.Generator]:

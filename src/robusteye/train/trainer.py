@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,15 @@ from tqdm.auto import tqdm
 from robusteye.corruptions import random_corruption_batch
 from robusteye.data import EyeDataset
 from robusteye.devices import resolve_device
+from robusteye.errors import UsageError
 from robusteye.evaluate import Metrics, classification_metrics, predict_logits
 from robusteye.models import EyeModel
 from robusteye.train.augment import random_affine, random_hflip
+from robusteye.train.awp import weight_perturbation, weights_moved
 from robusteye.train.config import TrainConfig
 from robusteye.train.curves import EpochRecord, lr_at, write_tensorboard
 from robusteye.train.ema import WeightAverage
+from robusteye.train.extra import ExtraData
 from robusteye.train.guard import RobustGuard, Snapshot, did_not_learn, majority_share
 from robusteye.train.state import (
     RunParts,
@@ -109,6 +113,7 @@ class Trainer:
         self.guard = RobustGuard(config, self.device)
         self.parts = RunParts(self.model, self.optimizer, self.generators, self.ema)
         self.stopped: int | None = None
+        self._extra: EyeDataset | None = None
 
     def fit(
         self,
@@ -117,11 +122,22 @@ class Trainer:
         *,
         resume: bool = False,
         until: int | None = None,
+        extra: ExtraData | None = None,
     ) -> FitResult:
         """Train to `config.epochs` (or only up to epoch `until`, keeping the full run's
         schedule, so that a later `fit(..., resume=True)` continues the same run: what
-        successive halving needs to stop a hopeless trial early)."""
+        successive halving needs to stop a hopeless trial early). `extra` supplies
+        `config.extra_fraction` of every batch (`train.extra`)."""
         cfg = self.config
+        if (cfg.extra_fraction > 0) != (extra is not None and len(extra) > 0):
+            raise UsageError(
+                "extra data and an extra fraction > 0 go together (--extra-data with "
+                f"--extra-fraction), got fraction {cfg.extra_fraction:g} and "
+                f"{'no' if extra is None else len(extra)} extra images"
+            )
+        if extra is not None and tuple(extra.data.classes) != tuple(train.classes):
+            raise UsageError("the extra data must be labelled in the training data's classes")
+        self._extra = None if extra is None else extra.data
         stop = cfg.epochs if until is None else max(0, min(until, cfg.epochs))
         run = RunProgress(stopped=self.stopped)
         vm: Metrics | None = None
@@ -133,7 +149,7 @@ class Trainer:
                 self.stopped = run.stopped
             x = train.images.to(self.device)
             y = train.labels.to(self.device)
-            per_epoch = -(-x.shape[0] // cfg.batch_size)
+            per_epoch = -(-x.shape[0] // self._real_per_batch)
             if self.stopped is not None:
                 stop = len(run.history)
             self._bar = tqdm(  # over the whole run: its estimate is the time left for all epochs
@@ -209,36 +225,64 @@ class Trainer:
             return last.check_acc, majority_share(train.labels[: self.config.robust_val])
         return last.train_acc, majority_share(train.labels)
 
+    @property
+    def _real_per_batch(self) -> int:
+        """Real training crops per batch: the batch less its extra share."""
+        cfg = self.config
+        return max(1, cfg.batch_size - round(cfg.extra_fraction * cfg.batch_size))
+
+    def _batch(
+        self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The real rows `idx`, and with extra data its share of the batch, drawn with
+        replacement by the `extra` generator."""
+        if self._extra is None:
+            return x[idx], y[idx]
+        k = self.config.batch_size - self._real_per_batch
+        rows = torch.randint(len(self._extra), (k,), generator=self.generators["extra"])
+        xe = self._extra.images[rows].to(self.device, x.dtype)
+        ye = self._extra.labels[rows].to(self.device)
+        return torch.cat([x[idx], xe]), torch.cat([y[idx], ye])
+
     def _epoch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[float, float]:
         cfg, g, regime = self.config, self.generators, self.config.regime
         n = x.shape[0]
         order = torch.randperm(n, generator=g["data"]).to(self.device)
-        total_loss, correct = 0.0, 0
+        total_loss, correct, seen = 0.0, 0, 0
         self._bar.set_description(f"epoch {epoch + 1}/{cfg.epochs}")
         self.model.train()
-        for i in range(0, n, cfg.batch_size):
+        step = self._real_per_batch
+        for i in range(0, n, step):
             at = epoch + i / n  # the fractional epoch: per-batch schedules and eps warm-up
             for group in self.optimizer.param_groups:
                 group["lr"] = lr_at(cfg, at)
-            idx = order[i : i + cfg.batch_size]
-            xb, yb = self._augment(x[idx]), y[idx]
+            xb, yb = self._batch(x, y, order[i : i + step])
+            xb = self._augment(xb)
             scale = regime.eps_scale(at)
             xb = self.regime.perturb(self.model, xb, yb, regime, g["adversarial"], scale)
             if cfg.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
-            loss, logits = self.regime.loss(
-                self.model, xb, yb, regime, g["adversarial"], scale, cfg.label_smoothing
-            )
+
+            loss_of = partial(
+                self.regime.loss,
+                self.model, xb, yb, regime, g["adversarial"], scale, cfg.label_smoothing,
+            )  # fmt: skip
+            moves = []
+            if regime.awp_gamma > 0 and regime.attacks_model and scale >= 1.0:
+                moves = weight_perturbation(self.model, loss_of, regime.awp_gamma)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            with weights_moved(moves):  # the gradient at w + v, applied to w
+                loss, logits = loss_of()
+                loss.backward()
             self.optimizer.step()
             self.model.apply_constraints(g["constraints"])
             if self.ema is not None:
                 self.ema.update(self.model)
-            total_loss += float(loss.detach()) * idx.numel()
+            total_loss += float(loss.detach()) * yb.numel()
             correct += int((logits.argmax(1) == yb).sum())
+            seen += yb.numel()
             self._bar.update()
-        return total_loss / n, correct / n
+        return total_loss / seen, correct / seen
 
     def _augment(self, xb: torch.Tensor) -> torch.Tensor:
         """The batch mirrored, rotated and shifted, and corrupted, as the config asks."""

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from robusteye.attacks import ATTACKS
-from robusteye.train.regimes.base import Regime
+from robusteye.train.regimes.base import Regime, awp_tag
 
 if TYPE_CHECKING:
     from robusteye.train.config import RegimeConfig
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class Adversarial(Regime):
     name = "adversarial"
     fields = ("fraction", "attack", "eps_min", "eps_max", "eps_choices", "pgd_steps")
-    grid_keys = ("fraction", "attack", "eps_min", "eps_max", "pgd_steps")
+    grid_keys = ("fraction", "attack", "eps_min", "eps_max", "pgd_steps", "awp_gamma")
     scalar_keys = ("eps_choices", "eps_warmup", "overfit_drop")
     attacks_model = True
     rank = report_rank = 2
@@ -32,7 +32,7 @@ class Adversarial(Regime):
             else f"e{r.eps_min:g}-{r.eps_max:g}"
         )
         steps = f"-k{r.pgd_steps}" if "steps" in attack_options(r) else ""
-        return f"adversarial-{r.attack}{steps}-{eps}-f{r.fraction:g}"
+        return f"adversarial-{r.attack}{steps}-{eps}-f{r.fraction:g}{awp_tag(r)}"
 
     def label(self, r: RegimeConfig) -> str:
         eps = (

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from robusteye.models import EyeModel
     from robusteye.train.config import RegimeConfig
 
-#: the fields every attack regime also has: the eps warm-up and the overfitting guard
-ATTACK_FIELDS = ("eps_warmup", "overfit_drop")
+#: the fields every attack regime also has: the eps warm-up, the overfitting guard and
+#: adversarial weight perturbation
+ATTACK_FIELDS = ("eps_warmup", "overfit_drop", "awp_gamma")
 
 
 class Regime:
@@ -130,5 +131,11 @@ class Regime:
 
 
 def warmup_tag(r: RegimeConfig) -> str:
-    """The cell-id suffix of an eps warm-up ('-w3'; '' without one)."""
-    return f"-w{r.eps_warmup}" if r.eps_warmup else ""
+    """The cell-id suffix of an eps warm-up and of weight perturbation ('-w3-awp0.005'; ''
+    without either)."""
+    return (f"-w{r.eps_warmup}" if r.eps_warmup else "") + awp_tag(r)
+
+
+def awp_tag(r: RegimeConfig) -> str:
+    """The cell-id suffix of adversarial weight perturbation ('-awp0.005'; '' without)."""
+    return f"-awp{r.awp_gamma:g}" if r.awp_gamma else ""

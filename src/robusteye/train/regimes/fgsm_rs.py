@@ -21,7 +21,7 @@ class FGSMRS(PGD):
 
     name = "fgsm-rs"
     fields = ("eps",)
-    grid_keys = ("eps", "eps_warmup", "overfit_drop")
+    grid_keys = ("eps", "eps_warmup", "overfit_drop", "awp_gamma")
     scalar_keys = ()
     attacks_model = True
     rank = 6

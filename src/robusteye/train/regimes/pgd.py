@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class PGD(Regime):
     name = "pgd"
     fields: tuple[str, ...] = ("eps", "pgd_steps")
-    grid_keys: tuple[str, ...] = ("eps", "pgd_steps", "eps_warmup")
+    grid_keys: tuple[str, ...] = ("eps", "pgd_steps", "eps_warmup", "awp_gamma")
     scalar_keys: tuple[str, ...] = ("overfit_drop",)
     attacks_model = True
     rank = 4

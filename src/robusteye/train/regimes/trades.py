@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class Trades(Regime):
     name = "trades"
     fields = ("eps", "pgd_steps", "beta")
-    grid_keys = ("eps", "pgd_steps", "beta", "eps_warmup")
+    grid_keys = ("eps", "pgd_steps", "beta", "eps_warmup", "awp_gamma")
     scalar_keys = ("overfit_drop",)
     attacks_model = True
     rank = 5
