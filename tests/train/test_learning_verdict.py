@@ -26,6 +26,8 @@ def test_chance_is_the_largest_class_share():
     assert majority_share(torch.tensor([0, 0, 0, 1])) == 0.75
     assert did_not_learn(0.52, 0.5) and did_not_learn(0.75, 0.75)
     assert not did_not_learn(0.6, 0.5) and not did_not_learn(math.nan, 0.5)
+    # one class only (measured: the first 32 crops of a real set were all open): no verdict
+    assert not did_not_learn(1.0, 1.0) and not did_not_learn(0.95, 0.95)
 
 
 def _fit(lr: float, val: EyeDataset | None) -> tuple[bool, float, float]:

@@ -56,8 +56,11 @@ def majority_share(labels: torch.Tensor) -> float:
 
 def did_not_learn(clean: float, chance: float, margin: float = LEARNING_MARGIN) -> bool:
     """Whether a final clean accuracy is no better than always answering the largest class
-    (`chance`, `majority_share`) by more than `margin`."""
-    return math.isfinite(clean) and math.isfinite(chance) and clean <= chance + margin
+    (`chance`, `majority_share`) by more than `margin`. Images of which one class makes up
+    more than `1 - 2 margin` cannot tell the two apart: no verdict (False)."""
+    if not (math.isfinite(clean) and math.isfinite(chance)) or chance > 1 - 2 * margin:
+        return False
+    return clean <= chance + margin
 
 
 class RobustGuard:
