@@ -24,9 +24,14 @@ such as ".3f", and `best`: "max" or "min" to put the best value in bold); `rows`
 column key); `notes` (sentences printed under the table). A cell is a number, a string,
 null (printed as a dash), `{"mean": m, "std": s}` or `{"value": v, "snr_db": d}`.
 
-TODO: as runs are redone, replace a transcribed file by the command's own output: drop the
-`robusteye audit --out R.json` of each row next to it and let a table's row name its file
-(`{"audit": "results/raw/NAME.json"}`), so that the figures are read, not transcribed.
+A row may name the raw output of its audit instead of typing its figures: `"audit":
+"raw/NAME.json"` (the `robusteye audit --out` file, under `docs/results/`). A column with
+`"audit": "clean"` then reads the clean accuracy of the audit's first point, `"audit":
+"worst@35"` the worst case at the point whose target SNR is 35 dB (or `"worst@0.03"`, eps),
+and `"audit": "indicators"` how many indicators of attack failure passed. A row may also
+carry its `command`, printed under the table beside its label.
+
+TODO: replace the older transcribed files by their commands' raw output in the same way.
 
 Usage: `python scripts/render_docs.py [--out docs/generated]` from the repository root.
 """
@@ -159,9 +164,47 @@ def provenance(doc: dict[str, Any], link: str | None) -> list[str]:
     return out
 
 
+def from_audit(audit: dict[str, Any], what: str) -> Any:
+    """One figure of a raw audit (`robusteye audit --out`): see `"audit"` in TABLE KEYS."""
+    if what == "clean":
+        return audit["points"][0]["clean_accuracy"]
+    if what == "indicators":
+        marks = audit["indicators"]
+        return f"{sum(i['status'] == 'pass' for i in marks)}/{len(marks)}"
+    kind, _, at = what.partition("@")
+    if kind != "worst" or not at:
+        raise ValueError(f"unknown audit figure {what!r}")
+    for point in audit["points"]:
+        target = point.get("target_snr_db")
+        if (target is not None and math.isclose(target, float(at))) or (
+            target is None and math.isclose(point["eps"], float(at))
+        ):
+            return point["worst_accuracy"]
+    raise ValueError(f"the audit has no point at {at}")
+
+
+def read_row_audits(doc: dict[str, Any], columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with the figures of the audits they name filled in (read, not typed)."""
+    rows = []
+    for row in doc["rows"]:
+        if "audit" in row:
+            audit = json.loads((RESULTS / row["audit"]).read_text())
+            row = {**row, **{c["key"]: from_audit(audit, c["audit"]) for c in columns
+                             if "audit" in c}}  # fmt: skip
+        rows.append(row)
+    return rows
+
+
 def render_table_doc(doc: dict[str, Any], link: str | None) -> str:
     columns = doc.get("columns") or infer_columns(doc["rows"])
-    parts = [f"**{doc['title']}**", "", markdown_table(columns, doc["rows"]), ""]
+    rows = read_row_audits(doc, columns)
+    parts = [f"**{doc['title']}**", "", markdown_table(columns, rows), ""]
+    commands = [(r[columns[0]["key"]], r["command"]) for r in rows if r.get("command")]
+    if commands:
+        parts += ["```bash"]
+        for label, command in commands:
+            parts += [f"# {label}", command]
+        parts += ["```", ""]
     parts += provenance(doc, link)
     return "\n".join(parts).rstrip() + "\n"
 
