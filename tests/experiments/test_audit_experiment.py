@@ -11,6 +11,7 @@ import pytest
 
 from robusteye.errors import UsageError
 from robusteye.evaluate.audit import WORST_CASE
+from robusteye.evaluate.ceiling import CEILING
 from robusteye.experiments import RunResult, load_spec, run_experiment
 from robusteye.report import write_report
 
@@ -43,10 +44,16 @@ def test_rows_carry_the_audit_and_its_worst_case_curve(audited_run: RunResult) -
         assert audit["suite"] == "quick" and audit["n"] == 16
         assert [p["target_snr_db"] for p in audit["points"]] == [40, 30]
         names = [c["attack"] for c in row["attacks"]]
-        assert names == ["fgsm", "pgd", WORST_CASE]
+        assert names == ["fgsm", "pgd", WORST_CASE, CEILING]
         for p in audit["points"]:
             own = {a["name"]: a["accuracy"] for a in p["attacks"]}
             assert p["worst_accuracy"] <= min(own["fgsm"], own["pgd-10"]) + 1e-9
+            # no model beats the data's ceiling on the same images in the same ball
+            assert p["worst_accuracy"] <= p["ceiling"] <= 1.0
+        ceiling = next(c for c in row["attacks"] if c["attack"] == CEILING)
+        assert [q["metrics"]["accuracy"] for q in ceiling["points"]] == [
+            p["ceiling"] for p in audit["points"]
+        ]
         assert {i["name"] for i in audit["indicators"]} >= {"gradients", "unbounded"}
 
 
@@ -58,7 +65,7 @@ def test_the_image_grid_shows_the_attacks_not_the_worst_case(audited_run: RunRes
 
 def test_report_draws_the_worst_case_and_lists_indicators(audited_run: RunResult) -> None:
     html = write_report(audited_run.out).read_text()
-    assert "worst case" in html
+    assert "worst case" in html and "DATA CEILING: accuracy at every point" in html
     assert "indicators of attack failure" in html or "audit-pass" in html or "audit-warn" in html
 
 

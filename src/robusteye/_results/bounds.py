@@ -10,6 +10,7 @@ from typing import Any
 from robusteye._results._fields import Fields
 from robusteye._results.curves import Accuracy, Curve, CurveKind, CurvePoint
 from robusteye.evaluate.audit.result import WORST_CASE, AttackRun, Indicator
+from robusteye.evaluate.ceiling import CEILING
 from robusteye.evaluate.certify import CERTIFIED
 
 
@@ -23,6 +24,9 @@ class AuditPointSummary:
     clean_accuracy: float
     worst_accuracy: float
     attacks: tuple[AttackRun, ...]
+    #: the data's robust-accuracy ceiling in the same ball (`evaluate.ceiling`); None in
+    #: rows written before it was measured
+    ceiling: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +36,7 @@ class AuditPointSummary:
             "clean_accuracy": self.clean_accuracy,
             "worst_accuracy": self.worst_accuracy,
             "attacks": [a.to_dict() for a in self.attacks],
+            **({"ceiling": self.ceiling} if self.ceiling is not None else {}),
         }
 
     @classmethod
@@ -57,6 +62,7 @@ class AuditPointSummary:
             clean_accuracy=f.number("clean_accuracy"),
             worst_accuracy=f.number("worst_accuracy"),
             attacks=tuple(runs),
+            ceiling=f.number_or_none("ceiling") if f.has("ceiling") else None,
         )
         f.done()
         return out
@@ -124,6 +130,23 @@ class AuditSummary:
             clean=Accuracy(first),
             points=tuple(
                 CurvePoint(p.eps, p.snr_db, p.snr_db, p.target_snr_db, Accuracy(p.worst_accuracy))
+                for p in self.points
+            ),
+            n=self.n,
+        )
+
+    def ceiling_curve(self) -> Curve | None:
+        """The data's ceiling in the audit's balls as a curve, drawn above the worst case
+        (None when a point lacks it)."""
+        if not self.points or any(p.ceiling is None for p in self.points):
+            return None
+        return Curve(
+            kind=CurveKind.CEILING,
+            name=CEILING,
+            options={"norm": self.norm},
+            clean=Accuracy(1.0),
+            points=tuple(
+                CurvePoint(p.eps, p.snr_db, p.snr_db, p.target_snr_db, Accuracy(p.ceiling))
                 for p in self.points
             ),
             n=self.n,

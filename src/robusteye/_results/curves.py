@@ -15,6 +15,7 @@ from typing import Any
 
 from robusteye._results._fields import Fields
 from robusteye.evaluate.audit.result import WORST_CASE
+from robusteye.evaluate.ceiling import CEILING
 from robusteye.evaluate.certify import CERTIFIED
 from robusteye.evaluate.metrics import Metrics
 
@@ -24,13 +25,17 @@ class CurveKind(str, Enum):
     WORST_CASE = "worst case"
     CERTIFIED = "certified"
     CORRUPTION = "corruption"
+    CEILING = "data ceiling"
 
 
 def curve_kind(name: str) -> CurveKind:
     """The kind of a stored curve, from its name."""
-    return {WORST_CASE: CurveKind.WORST_CASE, CERTIFIED: CurveKind.CERTIFIED}.get(
-        name, CurveKind.ATTACK
-    )
+    kinds = {
+        WORST_CASE: CurveKind.WORST_CASE,
+        CERTIFIED: CurveKind.CERTIFIED,
+        CEILING: CurveKind.CEILING,
+    }
+    return kinds.get(name, CurveKind.ATTACK)
 
 
 @dataclass(frozen=True)
@@ -185,5 +190,6 @@ class Curve:
 
     @property
     def is_bound(self) -> bool:
-        """The worst case or the certificate: scores from masks, not logits (no ROC)."""
-        return self.kind in (CurveKind.WORST_CASE, CurveKind.CERTIFIED)
+        """The worst case, the certificate or the data's ceiling: scores from masks or
+        matchings, not logits (no ROC)."""
+        return self.kind in (CurveKind.WORST_CASE, CurveKind.CERTIFIED, CurveKind.CEILING)

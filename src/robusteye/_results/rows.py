@@ -7,6 +7,7 @@ so a row read and written again is the same line.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
@@ -37,6 +38,21 @@ def read_history(f: Fields) -> tuple[EpochRecord, ...]:
             missing = [k for k, x in _EPOCH_FIELDS.items() if k not in epoch.data]
             raise RobustEyeError(f"missing field {epoch.name(missing[0])!r}") from None
     return tuple(out)
+
+
+#: epoch fields added later, left out of a row where not measured (so earlier rows write
+#: back as they were read)
+_LATE_EPOCH_FIELDS = ("check_acc",)
+
+
+def epoch_dict(record: EpochRecord) -> dict[str, Any]:
+    """One epoch as a row stores it."""
+    out = asdict(record)
+    for key in _LATE_EPOCH_FIELDS:
+        value = out[key]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            del out[key]
+    return out
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,7 @@ class CellRow:
             "n_val": self.n_val,
             "n_eval": self.n_eval,
             "epochs": self.epochs,
-            "history": [asdict(r) for r in self.history],
+            "history": [epoch_dict(r) for r in self.history],
             "clean": self.clean.to_dict(),
             "roc": self.roc.to_dict(),
             "attacks": [c.to_dict() for c in self.attacks],

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
 from robusteye._results._fields import Fields
-from robusteye._results.rows import read_history
+from robusteye._results.rows import epoch_dict, read_history
 from robusteye.train.curves import EpochRecord
 
 
@@ -87,7 +87,7 @@ class TrialRow:
             "n_val": self.n_val,
             "n_attacked": self.n_attacked,
             "metrics": self.metrics.to_dict(),
-            "history": [asdict(r) for r in self.history],
+            "history": [epoch_dict(r) for r in self.history],
             "seconds": self.seconds,
         }
 

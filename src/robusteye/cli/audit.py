@@ -21,11 +21,10 @@ from robusteye.cli.common import (
 )
 from robusteye.cli.options import check_outputs, data_options, device_option, progress_option
 from robusteye.cli.table import echo, echo_block, format_table
-from robusteye.data import EyeDataset
 from robusteye.deploy import OnnxClassifier, is_exported, source_model
 from robusteye.errors import UsageError
 from robusteye.evaluate.audit import NORMS, SUITES, AuditResult, audit
-from robusteye.evaluate.ceiling import robust_ceiling
+from robusteye.evaluate.ceiling import audit_ceiling
 from robusteye.evaluate.classmap import align_to_model
 from robusteye.io import write_json
 
@@ -105,7 +104,7 @@ def audit_command(
         )  # fmt: skip
     echo(f"audit ({suite}, {norm}) of {what} on {len(ds)} images of {source}")
     echo_block(format_audit(result))
-    ceiling = audit_ceiling(ds, result)
+    ceiling = audit_ceiling(ds, result.points, result.norm)
     echo(
         "data ceiling (no classifier can do better on these images): "
         + ", ".join(f"{c['ceiling']:.4f} at eps {c['eps']:.4g}" for c in ceiling["points"])
@@ -113,15 +112,6 @@ def audit_command(
     if out:
         doc = {"checkpoint": checkpoint, "data": source, **result.to_dict(), "ceiling": ceiling}
         write_json(out, doc)
-
-
-def audit_ceiling(ds: EyeDataset, result: AuditResult) -> dict[str, Any]:
-    """The robust-accuracy ceiling of the audited images in the audit's own balls, so the gap
-    between the worst case and 1 splits into the data's share and the model's."""
-    if result.norm == "l2" and result.points and result.points[0].target_snr_db is not None:
-        snr = [p.target_snr_db for p in result.points if p.target_snr_db is not None]
-        return robust_ceiling(ds, snr=snr, norm="l2")
-    return robust_ceiling(ds, [p.eps for p in result.points], norm=result.norm)
 
 
 def format_audit(result: AuditResult) -> str:

@@ -16,7 +16,7 @@ import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -27,6 +27,9 @@ from robusteye.attacks import linf_ball_eps_for_snr
 from robusteye.data import EyeDataset
 from robusteye.errors import UsageError
 from robusteye.norms import check_norm
+
+#: the name of the ceiling as a curve of a result row, beside the audit's worst case
+CEILING = "data ceiling"
 
 #: rows of the distance matrix computed at once
 CHUNK = 512
@@ -174,3 +177,23 @@ def holdout_distances(train: EyeDataset, holdout: EyeDataset, norm: str) -> dict
         "images": len(holdout),
         "nearest_other_label_training_crop": _quantiles(nearest, la, holdout.classes),
     }
+
+
+class _AuditedBall(Protocol):
+    """An audit's point (`AuditPoint`, or the stored `AuditPointSummary`): its ball."""
+
+    @property
+    def eps(self) -> float | None: ...
+
+    @property
+    def target_snr_db(self) -> float | None: ...
+
+
+def audit_ceiling(ds: EyeDataset, points: Sequence[_AuditedBall], norm: str) -> dict[str, Any]:
+    """The robust-accuracy ceiling of audited images in the audit's own balls (its points'
+    eps, or for L2 the SNRs that set one radius per image), so the gap between the worst case
+    and 1 splits into the data's share and the model's."""
+    if norm == "l2" and points and points[0].target_snr_db is not None:
+        snr = [p.target_snr_db for p in points if p.target_snr_db is not None]
+        return robust_ceiling(ds, snr=snr, norm="l2")
+    return robust_ceiling(ds, [float(p.eps or 0.0) for p in points], norm=norm)

@@ -10,6 +10,7 @@ means the same in a grid's report, a search's ranking and a winner's hold-out ev
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 from robusteye.data import EyeDataset
 from robusteye.evaluate import robustness_curve
 from robusteye.evaluate.audit import audit
+from robusteye.evaluate.ceiling import audit_ceiling
 from robusteye.evaluate.certify import certify
 from robusteye.evaluate.corruption import corruption_benchmark
 from robusteye.experiments.base import AttackEval, AuditEval, CertifyEval, CorruptionEval
@@ -69,9 +71,18 @@ def audit_scores(
         model, scored.images, scored.labels, spec.eps, snr=spec.snr, norm=spec.norm,
         suite=spec.suite, seed=seed,
     ).to_dict()  # fmt: skip
-    for point in result["points"]:
+    ceiling = audit_ceiling(scored, [_Ball(p["eps"], p["target_snr_db"])
+                                     for p in result["points"]], spec.norm)  # fmt: skip
+    for point, bound in zip(result["points"], ceiling["points"], strict=True):
         point.pop("broken_by", None)
+        point["ceiling"] = bound["ceiling"]
     return AuditSummary.from_dict(result)
+
+
+@dataclass(frozen=True)
+class _Ball:
+    eps: float | None
+    target_snr_db: float | None
 
 
 def certify_scores(

@@ -23,7 +23,7 @@ from robusteye.report.style import (
 from robusteye.report.summary import stat
 from robusteye.results import CellRow, CurveKind
 
-_BOUNDS = (CurveKind.WORST_CASE, CurveKind.CERTIFIED)
+_BOUNDS = (CurveKind.WORST_CASE, CurveKind.CERTIFIED, CurveKind.CEILING)
 
 
 def has_audit(cells: Sequence[CellRow]) -> bool:
@@ -62,7 +62,9 @@ def warnings_html(cells: Sequence[CellRow]) -> str:
 
 def worst_case_vs_attacks(vs: Variants, path: Path) -> FigureFile:
     """One panel per variant: accuracy against SNR under each attack, the audit's worst
-    case (black) below them all, and certified accuracy (green, dashed) below that."""
+    case (black) below them all, certified accuracy (green, dashed) below that, and the
+    data's ceiling (grey, dotted) above everything: the gap from the worst case up to it is
+    the model's, from it up to 1 the data's."""
     kinds = {c.name: c.kind for cells in vs.cells.values() for cell in cells for c in cell.attacks}
     bounds = [name for name, kind in kinds.items() if kind in _BOUNDS]
     variants = [v for v in vs.cells if any(kinds[a] in _BOUNDS for a in _names(vs.cells[v]))]
@@ -76,6 +78,10 @@ def worst_case_vs_attacks(vs: Variants, path: Path) -> FigureFile:
         CurveKind.CERTIFIED: {
             "color": "tab:green", "linewidth": 2.2, "linestyle": "--",
             "label": "certified (L2, sound bound)",
+        },
+        CurveKind.CEILING: {
+            "color": "grey", "linewidth": 1.5, "linestyle": ":",
+            "label": "data ceiling (no model above)",
         },
     }  # fmt: skip
     for ax, v in zip(axes.flat, variants, strict=False):
@@ -100,7 +106,8 @@ def worst_case_vs_attacks(vs: Variants, path: Path) -> FigureFile:
     what = " and ".join(
         name
         for kind, name in ((CurveKind.WORST_CASE, "the audit's worst case"),
-                           (CurveKind.CERTIFIED, "certified accuracy"))
+                           (CurveKind.CERTIFIED, "certified accuracy"),
+                           (CurveKind.CEILING, "the data's ceiling"))
         if kind in shown
     )  # fmt: skip
     suptitle(fig, f"Each attack, {what}, mean across folds")

@@ -106,6 +106,9 @@ def run_cell(task: CellTask, data: EyeDataset) -> CellOutput:
     if task.audit is not None:
         audited = audit_scores(model, data, task.attack_idx, task.audit, cell.seed)
         curves.append(audited.worst_case())
+        ceiling = audited.ceiling_curve()
+        if ceiling is not None:
+            curves.append(ceiling)
     if task.certify is not None:
         curves.append(certify_scores(model, data, task.attack_idx, task.certify).curve())
     natural = None
