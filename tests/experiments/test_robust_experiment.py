@@ -84,6 +84,16 @@ def test_robust_yaml_loads_and_expands_each_recipe_with_and_without_averaging():
     assert spec.evaluation.audit is not None
 
 
+def test_levers_yaml_crosses_the_spatial_head_with_weight_perturbation():
+    spec = load_spec(ROOT / "experiments" / "levers.yaml")
+    cells = expand_cells(spec)
+    assert len({c.variant for c in cells}) == 4 and len(cells) == 12
+    grids = {c.model.options.get("head_grid", 1) for c in cells}
+    gammas = {c.regime.awp_gamma for c in cells}
+    assert grids == {1, 8} and gammas == {0.0, 0.005}
+    assert all(c.regime.kind == "adversarial" and c.regime.attack == "pgd" for c in cells)
+
+
 @pytest.mark.parametrize(
     ("regime", "match"),
     [
