@@ -28,7 +28,9 @@ A row may name the raw output of its audit instead of typing its figures: `"audi
 "raw/NAME.json"` (the `robusteye audit --out` file, under `docs/results/`). A column with
 `"audit": "clean"` then reads the clean accuracy of the audit's first point, `"audit":
 "worst@35"` the worst case at the point whose target SNR is 35 dB (or `"worst@0.03"`, eps),
-and `"audit": "indicators"` how many indicators of attack failure passed. A row may also
+`"audit": "ceiling@25"` the data's ceiling in that ball (written by `robusteye audit
+--out` beside the points), and `"audit": "indicators"` how many indicators of attack
+failure passed. A row may also
 carry its `command`, printed under the table beside its label.
 
 TODO: replace the older transcribed files by their commands' raw output in the same way.
@@ -172,14 +174,15 @@ def from_audit(audit: dict[str, Any], what: str) -> Any:
         marks = audit["indicators"]
         return f"{sum(i['status'] == 'pass' for i in marks)}/{len(marks)}"
     kind, _, at = what.partition("@")
-    if kind != "worst" or not at:
+    if kind not in ("worst", "ceiling") or not at:
         raise ValueError(f"unknown audit figure {what!r}")
-    for point in audit["points"]:
-        target = point.get("target_snr_db")
+    points = audit["points"] if kind == "worst" else audit["ceiling"]["points"]
+    for i, point in enumerate(points):
+        target = audit["points"][i].get("target_snr_db")
         if (target is not None and math.isclose(target, float(at))) or (
             target is None and math.isclose(point["eps"], float(at))
         ):
-            return point["worst_accuracy"]
+            return point["worst_accuracy" if kind == "worst" else "ceiling"]
     raise ValueError(f"the audit has no point at {at}")
 
 

@@ -128,3 +128,24 @@ def test_error_messages_are_one_line_by_construction() -> None:
 
     err = DataError("bad bytes b'F\\x01\n'\n  in   record 3")
     assert str(err) == "bad bytes b'F\\x01 ' in record 3"
+
+
+def test_convert_keeps_a_seeded_subset_as_audit_limit_draws_it(tmp_path, capsys):
+    """`data convert --limit N --seed S` makes the memorisation diagnostic's sets: the same
+    N crops `sample_subset` (and so `audit --limit`) draws, in their order."""
+    import torch
+
+    from robusteye.data import load_dataset
+    from robusteye.data.splits import sample_subset
+
+    src = make_dataset(40, n_persons=10, classes=("open", "closed"), seed=2).save(
+        tmp_path / "d.npz"
+    )
+    out = tmp_path / "sub.npz"
+    assert (
+        main(["data", "convert", str(src), "--limit", "12", "--seed", "3", "--out", str(out)]) == 0
+    )
+    assert "12 crops" in capsys.readouterr().out
+    got, want = load_dataset(str(out)), sample_subset(load_dataset(str(src)), 12, 3)
+    assert torch.equal(got.images, want.images) and got.persons == want.persons
+    assert main(["data", "convert", str(src), "--limit", "0", "--out", str(out)]) != 0

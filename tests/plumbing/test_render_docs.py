@@ -25,6 +25,7 @@ AUDIT = {
         {"eps": 0.0302, "target_snr_db": 25.0, "clean_accuracy": 0.95, "worst_accuracy": 0.6},
     ],
     "indicators": [{"name": "a", "status": "pass"}, {"name": "b", "status": "warn"}],
+    "ceiling": {"points": [{"eps": 0.0095, "ceiling": 1.0}, {"eps": 0.0302, "ceiling": 0.99}]},
 }
 
 
@@ -40,11 +41,12 @@ def test_a_row_reads_its_figures_from_its_audit(render, tmp_path, monkeypatch):
             {"key": "w35", "audit": "worst@35", "format": ".3f"},
             {"key": "w25", "audit": "worst@25", "format": ".3f"},
             {"key": "ind", "audit": "indicators"},
+            {"key": "c25", "audit": "ceiling@25", "format": ".2f"},
         ],
         "rows": [{"recipe": "r1", "audit": "raw/x.json", "command": "robusteye train ..."}],
     }
     text = render.render_table_doc(doc, None)
-    assert "| r1 | 0.950 | 0.900 | 0.600 | 1/2 |" in text
+    assert "| r1 | 0.950 | 0.900 | 0.600 | 1/2 | 0.99 |" in text
     assert "# r1\nrobusteye train ..." in text
     with pytest.raises(ValueError, match="no point at 30"):
         render.from_audit(AUDIT, "worst@30")

@@ -9,6 +9,7 @@ import click
 from robusteye.cli.options import check_outputs, data_options, open_source
 from robusteye.cli.table import echo, echo_block
 from robusteye.data.info import dataset_info, format_info
+from robusteye.data.splits import sample_subset
 from robusteye.io import check_output_path, dumps_json
 from robusteye.text import printable
 
@@ -91,10 +92,18 @@ def preview(source: str, out: str, per_class: int, seed: int, **folder: Any) -> 
 @click.argument("source")
 @data_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .npz file.")
-def convert(source: str, out: str, **folder: Any) -> None:
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep a seeded random subset of this many crops (as audit --limit draws them), "
+    "e.g. the memorisation diagnostic's 256.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="--limit: the draw.")
+def convert(source: str, out: str, limit: int | None, seed: int, **folder: Any) -> None:
     """Load SOURCE (folder, data.pz, npz) and save it as a robusteye .npz."""
     check_outputs([out], [], source, folder)
-    ds = open_source(source, **folder)
+    ds = sample_subset(open_source(source, **folder), limit, seed)
     path = ds.save(out)
     echo(f"wrote {path}: {len(ds)} crops, {len(ds.classes)} classes, {len(ds.person_ids)} persons")
 
