@@ -139,6 +139,8 @@ def _with_statistics(model: EyeModel) -> EyeModel:
         ("parseval_wrn", {"depth": 10, "width": 1}),
         ("cnn", {"hidden": 32}),
         ("lipschitz_cnn", {"width": 4, "convs": 1, "hidden": 16}),
+        ("lipschitz_cnn", {"width": 4, "convs": 1, "hidden": 16, "center": True}),
+        ("wrn", {"depth": 10, "width": 1, "head_grid": 8}),
     ],
 )
 def test_the_bound_is_above_the_lower_bound(name: str, options: dict[str, Any]) -> None:
@@ -183,3 +185,15 @@ def test_certify_refuses_bad_arguments(trained: Any) -> None:
         certify(model, x, y, radii=[-1.0])
     with pytest.raises(UsageError, match="at least one image"):
         certify(model, x[:0], y[:0], radii=[0.1])
+
+
+def test_a_centred_lipschitz_cnn_ignores_uniform_brightness_and_stays_one_lipschitz() -> None:
+    """`center: true` subtracts each image's mean (an orthogonal projection): a uniform
+    brightness change moves no logit, and certify's sound bound stays at most 1."""
+    model = create_model("lipschitz_cnn", 2, width=4, hidden=16, center=True).eval()
+    plain = create_model("lipschitz_cnn", 2, width=4, hidden=16).eval()
+    x = 0.2 + 0.5 * torch.rand(4, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(model(x), model(x + 0.15), atol=1e-5)
+        assert not torch.allclose(plain(x), plain(x + 0.15), atol=1e-3)
+    assert lipschitz_bound(model) <= 1.0 + 1e-5

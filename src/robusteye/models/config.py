@@ -38,7 +38,7 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     "parseval_wrn": _WRN_DEFAULTS | {"convex": "simplex"} | _PARSEVAL_DEFAULTS,
     "cnn": {"hidden": 256, "dropout": 0.5},
     "parseval_cnn": {"hidden": 256, "dropout": 0.5} | _PARSEVAL_DEFAULTS,
-    "lipschitz_cnn": {"width": 16, "convs": 1, "hidden": 128},
+    "lipschitz_cnn": {"width": 16, "convs": 1, "hidden": 128, "center": False},
 }
 
 CONVEX_MODES = ("simplex", "sigmoid")
@@ -119,7 +119,7 @@ def _check_param(arch: str, key: str, value: Any) -> None:
     elif key == "convex":
         if value not in CONVEX_MODES:
             raise UsageError(f"{where} must be one of {list(CONVEX_MODES)}, got {value!r}")
-    elif key == "constrain_classifier" and not isinstance(value, bool):
+    elif key in ("constrain_classifier", "center") and not isinstance(value, bool):
         raise UsageError(f"{where} must be true or false, got {value!r}")
 
 
