@@ -10,6 +10,7 @@ import pytest
 
 from robusteye.errors import UsageError
 from robusteye.evaluate.audit import WORST_CASE
+from robusteye.evaluate.ceiling import CEILING
 from robusteye.evaluate.certify import CERTIFIED
 from robusteye.experiments import RunResult, load_spec, run_experiment
 from robusteye.report import write_report
@@ -44,7 +45,7 @@ def test_rows_carry_certified_accuracy_under_the_audit(certified_run: RunResult)
     assert sorted(r["regime"]["kind"] for r in rows) == ["certified"] * 2 + ["standard"] * 2
     for row in rows:
         curves = {c["attack"]: c for c in row["attacks"]}
-        assert list(curves) == ["fgsm", WORST_CASE, CERTIFIED]
+        assert list(curves) == ["fgsm", WORST_CASE, CEILING, CERTIFIED]
         cert = curves[CERTIFIED]
         assert cert["n"] == 16 and cert["options"]["lipschitz"] > 0
         assert [p["target_snr_db"] for p in cert["points"]] == [40, 30]

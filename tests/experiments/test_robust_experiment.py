@@ -11,6 +11,7 @@ import pytest
 
 from robusteye.errors import UsageError
 from robusteye.evaluate.audit import WORST_CASE
+from robusteye.evaluate.ceiling import CEILING
 from robusteye.experiments import RunResult, load_spec, run_experiment
 from robusteye.experiments.grid.cells import expand_cells
 from robusteye.models import load_model
@@ -65,7 +66,7 @@ def test_weight_averaging_is_a_grid_axis_and_scored_as_its_own_model(robust_run:
     assert any(not (a[k] == b[k]).all() for k in a if a[k].is_floating_point())
     for row in _dicts(robust_run.rows):  # the robust check runs on training images (no validation)
         assert all(0 <= h["val_robust_acc"] <= 1 for h in row["history"])
-        assert [c["attack"] for c in row["attacks"]] == [WORST_CASE]
+        assert [c["attack"] for c in row["attacks"]] == [WORST_CASE, CEILING]
 
 
 def test_report_sets_clean_accuracy_beside_the_worst_case(robust_run: RunResult):

@@ -35,7 +35,7 @@ def _fit(lr: float, val: EyeDataset | None) -> tuple[bool, float, float]:
         epochs=2, batch_size=32, lr=lr, schedule="constant", augment=False, robust_val=64,
         val_fraction=0, regime=RegimeConfig(kind="pgd", eps=0.01, pgd_steps=1),
     )  # fmt: skip
-    model = create_model("cnn", num_classes=2, hidden=32)
+    model = create_model("cnn", num_classes=2, hidden=32, seed=0)
     fit = Trainer(model, cfg).fit(_halves(128, 0), val)
     return fit.learned, fit.final_clean, fit.chance
 

@@ -16,6 +16,11 @@ import click
 from robusteye.attacks import ATTACKS, attack_names
 from robusteye.cli.options import data_options, device_option, open_source, progress_option
 from robusteye.cli.table import echo
+from robusteye.cli.train_extra import (
+    check_extra_flags,
+    extra_data_options,
+    read_extra,
+)
 from robusteye.cli.train_spec import (
     check_flags_record,
     fields_under,
@@ -23,12 +28,10 @@ from robusteye.cli.train_spec import (
     flags_record,
     train_spec,
 )
-from robusteye.data import load_dataset
 from robusteye.errors import UsageError
 from robusteye.models import check_model_options, list_models
 from robusteye.train import REGIMES, TrainConfig
 from robusteye.train.config import SCHEDULES
-from robusteye.train.extra import ExtraData, extra_data
 from robusteye.train.run import TrainJob, run_job
 
 
@@ -198,30 +201,7 @@ class RegimeChoice(click.Choice):
     "step every weight moves up the loss by this share of its norm (the paper: 0.005). "
     "0: off.",
 )
-@click.option(
-    "--extra-data",
-    "extra_source",
-    metavar="SOURCE",
-    default=None,
-    help="Extra training crops mixed into every batch: any data source (e.g. "
-    "'synthetic:n=20000,seed=1', an .npz, a folder); classes the data lacks are dropped. "
-    "Never split: validation and held-out persons stay real.",
-)
-@click.option(
-    "--extra-fraction",
-    type=click.FloatRange(min=0, max=1, max_open=True),
-    default=0.0,
-    show_default=True,
-    help="--extra-data: share of each batch drawn from it (e.g. 0.3).",
-)
-@click.option(
-    "--pseudo-label",
-    "pseudo_label",
-    metavar="CKPT",
-    default=None,
-    help="--extra-data: label its crops by this model's predictions (a teacher trained on "
-    "the real crops) instead of their own labels.",
-)
+@extra_data_options
 @click.option(
     "--robust-val",
     type=click.IntRange(min=0),
@@ -335,10 +315,7 @@ def train(
     extra_source, teacher = ctx.params["extra_source"], ctx.params["pseudo_label"]
     check_extra_flags(extra_source, config.extra_fraction, teacher)
     ds = open_source(source, label_map, manifest, person_regex, classes)
-    extra_set = None
-    if extra_source is not None:
-        extra_set = read_extra(extra_source, ds.classes, teacher, config.device)
-        echo(extra_line(extra_set), err=True)
+    extra_set = read_extra(extra_source, ds.classes, teacher, config.device)
     job = TrainJob(
         model_name,
         ds,
@@ -418,39 +395,3 @@ def train(
     )
     ema = f", {out}/ema (weight average)" if config.ema_decay > 0 else ""
     echo(f"checkpoints: {out}/last (final), {out}/best ({best}){ema}")
-
-
-def check_extra_flags(source: str | None, fraction: float, teacher: str | None) -> None:
-    """--extra-data, --extra-fraction and --pseudo-label go together (before any work)."""
-    if source is not None and fraction == 0:
-        raise UsageError("--extra-data needs --extra-fraction > 0 (the share of each batch)")
-    if source is None and fraction > 0:
-        raise UsageError("--extra-fraction needs --extra-data SOURCE")
-    if teacher is not None and source is None:
-        raise UsageError("--pseudo-label labels the --extra-data crops; give --extra-data")
-    if teacher is not None and not Path(teacher).exists():
-        raise UsageError(f"no such --pseudo-label model: {teacher}")
-
-
-def read_extra(
-    source: str, classes: tuple[str, ...], teacher: str | None, device: str
-) -> ExtraData:
-    """The --extra-data crops, labelled in `classes` by their own labels or the teacher's."""
-    from robusteye.deploy import load_classifier  # an exported teacher works too
-
-    model = None if teacher is None else load_classifier(teacher, device).eval()
-    return extra_data(
-        load_dataset(source), classes, source=source, teacher=model, teacher_name=teacher
-    )
-
-
-def extra_line(extra: ExtraData) -> str:
-    info = extra.info
-    dropped = info.get("dropped_classes") or []
-    text = f"extra data: {info['n']} of {info['n_source']} crops of {info['source']}"
-    text += f", labels: {info['labels']}"
-    if dropped:
-        text += f" (dropped classes the data lacks: {', '.join(dropped)})"
-    if "teacher_agreement" in info:
-        text += f"; the teacher agrees with the source's labels on {info['teacher_agreement']:.3f}"
-    return text

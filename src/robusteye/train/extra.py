@@ -94,3 +94,26 @@ def _of_classes(extra: EyeDataset, classes: tuple[str, ...]) -> tuple[EyeDataset
     persons = tuple(extra.persons[i] for i in rows.tolist())
     dropped = sorted(c for c in extra.classes if c not in classes)
     return EyeDataset(extra.images[rows], mapped, classes, persons), dropped
+
+
+def real_per_batch(batch_size: int, extra_fraction: float) -> int:
+    """Real training crops per batch: the batch less its extra share."""
+    return max(1, batch_size - round(extra_fraction * batch_size))
+
+
+def mixed_batch(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    idx: torch.Tensor,
+    extra: EyeDataset | None,
+    k: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The real rows `idx` of (x, y), and with `extra` `k` of its crops drawn with
+    replacement by `generator` (the run's seeded `extra` generator)."""
+    if extra is None or k == 0:
+        return x[idx], y[idx]
+    rows = torch.randint(len(extra), (k,), generator=generator)
+    xe = extra.images[rows].to(x.device, x.dtype)
+    ye = extra.labels[rows].to(y.device)
+    return torch.cat([x[idx], xe]), torch.cat([y[idx], ye])

@@ -24,7 +24,7 @@ import torch
 
 from robusteye.attacks import pgd
 from robusteye.data import EyeDataset
-from robusteye.evaluate import predict_logits
+from robusteye.evaluate import Metrics, predict_logits
 from robusteye.models import EyeModel
 from robusteye.train.config import TrainConfig
 from robusteye.train.curves import EpochRecord
@@ -61,6 +61,27 @@ def did_not_learn(clean: float, chance: float, margin: float = LEARNING_MARGIN) 
     if not (math.isfinite(clean) and math.isfinite(chance)) or chance > 1 - 2 * margin:
         return False
     return clean <= chance + margin
+
+
+def final_clean(
+    history: Sequence[EpochRecord],
+    vm: Metrics | None,
+    val: EyeDataset | None,
+    train: EyeDataset,
+    robust_val: int,
+) -> tuple[float, float]:
+    """A run's final clean accuracy and the largest class's share of the same images:
+    validation, else the robust check's images (its first `robust_val` training images),
+    else the last epoch's training batches."""
+    if vm is not None and val is not None:
+        return vm.accuracy, majority_share(val.labels)
+    kept = [r for r in history if not r.collapsed]  # a rolled-back epoch is not kept
+    if not kept:
+        return math.nan, math.nan
+    last = kept[-1]
+    if math.isfinite(last.check_acc):
+        return last.check_acc, majority_share(train.labels[:robust_val])
+    return last.train_acc, majority_share(train.labels)
 
 
 class RobustGuard:

@@ -34,8 +34,8 @@ from robusteye.train.awp import weight_perturbation, weights_moved
 from robusteye.train.config import TrainConfig
 from robusteye.train.curves import EpochRecord, lr_at, write_tensorboard
 from robusteye.train.ema import WeightAverage
-from robusteye.train.extra import ExtraData
-from robusteye.train.guard import RobustGuard, Snapshot, did_not_learn, majority_share
+from robusteye.train.extra import ExtraData, mixed_batch, real_per_batch
+from robusteye.train.guard import RobustGuard, Snapshot, did_not_learn, final_clean
 from robusteye.train.state import (
     RunParts,
     RunProgress,
@@ -149,7 +149,7 @@ class Trainer:
                 self.stopped = run.stopped
             x = train.images.to(self.device)
             y = train.labels.to(self.device)
-            per_epoch = -(-x.shape[0] // self._real_per_batch)
+            per_epoch = -(-x.shape[0] // real_per_batch(cfg.batch_size, cfg.extra_fraction))
             if self.stopped is not None:
                 stop = len(run.history)
             self._bar = tqdm(  # over the whole run: its estimate is the time left for all epochs
@@ -197,7 +197,7 @@ class Trainer:
             self._bar.close()
         if vm is None:  # nothing trained in this call (a finished run resumed)
             vm = self._validate(val)
-        final, chance = self._final_clean(run, vm, val, train)
+        final, chance = final_clean(run.history, vm, val, train, self.config.robust_val)
         return FitResult(
             self.model,
             tuple(run.history),
@@ -210,40 +210,6 @@ class Trainer:
             chance=chance,
         )
 
-    def _final_clean(
-        self, run: RunProgress, vm: Metrics | None, val: EyeDataset | None, train: EyeDataset
-    ) -> tuple[float, float]:
-        """The run's final clean accuracy and the largest class's share of the same images:
-        validation, else the robust check's images, else the last epoch's training batches."""
-        if vm is not None and val is not None:
-            return vm.accuracy, majority_share(val.labels)
-        kept = [r for r in run.history if not r.collapsed]  # a rolled-back epoch is not kept
-        last = kept[-1] if kept else None
-        if last is None:
-            return math.nan, math.nan
-        if math.isfinite(last.check_acc):
-            return last.check_acc, majority_share(train.labels[: self.config.robust_val])
-        return last.train_acc, majority_share(train.labels)
-
-    @property
-    def _real_per_batch(self) -> int:
-        """Real training crops per batch: the batch less its extra share."""
-        cfg = self.config
-        return max(1, cfg.batch_size - round(cfg.extra_fraction * cfg.batch_size))
-
-    def _batch(
-        self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The real rows `idx`, and with extra data its share of the batch, drawn with
-        replacement by the `extra` generator."""
-        if self._extra is None:
-            return x[idx], y[idx]
-        k = self.config.batch_size - self._real_per_batch
-        rows = torch.randint(len(self._extra), (k,), generator=self.generators["extra"])
-        xe = self._extra.images[rows].to(self.device, x.dtype)
-        ye = self._extra.labels[rows].to(self.device)
-        return torch.cat([x[idx], xe]), torch.cat([y[idx], ye])
-
     def _epoch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[float, float]:
         cfg, g, regime = self.config, self.generators, self.config.regime
         n = x.shape[0]
@@ -251,12 +217,14 @@ class Trainer:
         total_loss, correct, seen = 0.0, 0, 0
         self._bar.set_description(f"epoch {epoch + 1}/{cfg.epochs}")
         self.model.train()
-        step = self._real_per_batch
+        step = real_per_batch(cfg.batch_size, cfg.extra_fraction)
         for i in range(0, n, step):
             at = epoch + i / n  # the fractional epoch: per-batch schedules and eps warm-up
             for group in self.optimizer.param_groups:
                 group["lr"] = lr_at(cfg, at)
-            xb, yb = self._batch(x, y, order[i : i + step])
+            xb, yb = mixed_batch(
+                x, y, order[i : i + step], self._extra, cfg.batch_size - step, g["extra"]
+            )
             xb = self._augment(xb)
             scale = regime.eps_scale(at)
             xb = self.regime.perturb(self.model, xb, yb, regime, g["adversarial"], scale)
