@@ -66,6 +66,17 @@ def test_subset_keeps_rows_and_classes(tiny_ds):
     assert sub.classes == tiny_ds.classes
 
 
+def test_of_classes_keeps_the_named_classes_relabelled_in_their_order(tiny_ds):
+    """tiny_ds labels rows round robin over open, partiallyOpen, closed, notVisible."""
+    two = tiny_ds.of_classes(("closed", "open"))
+    kept = [i for i in range(len(tiny_ds)) if i % 4 in (0, 2)]
+    assert two.classes == ("closed", "open") and len(two) == len(kept)
+    assert torch.equal(two.images, tiny_ds.images[kept])
+    assert two.labels.tolist() == [1 if i % 4 == 0 else 0 for i in kept]
+    assert two.persons == tuple(tiny_ds.persons[i] for i in kept)
+    assert len(tiny_ds.of_classes(("squint", "wink"))) == 0
+
+
 def test_npz_roundtrip_is_exact(tmp_path):
     ds = make_dataset(classes=("open", "closed", "squint"))
     ds = EyeDataset(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,15 @@ class EyeDataset:
             sources=None if self.sources is None else tuple(self.sources[i] for i in rows),
             meta=dict(self.meta),
         )
+
+    def of_classes(self, classes: Sequence[str]) -> EyeDataset:
+        """The rows whose class is among `classes` (which becomes the class list), labelled by
+        position in it; empty when none is."""
+        classes = tuple(classes)
+        lookup = torch.tensor([classes.index(c) if c in classes else -1 for c in self.classes])
+        labels = lookup[self.labels]
+        kept = self.subset(torch.nonzero(labels >= 0).flatten())
+        return replace(kept, labels=labels[labels >= 0], classes=classes)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write a compressed .npz atomically (no pickle inside); returns the path written.

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from robusteye.data import EyeDataset
 from robusteye.data.splits import holdout_split, read_person_list, rows_of_persons, sample_subset
@@ -93,15 +92,12 @@ def choose_sets(
         rest = (ds.subset(train), name)
     else:
         synthetic = generate_synthetic(SYNTHETIC_PARITY, seed=seed, n_persons=8)
-        wanted = [synthetic.classes[k] in classes for k in synthetic.labels.tolist()]
-        if not any(wanted):
+        parity = synthetic.of_classes(classes)
+        if not len(parity):
             raise UsageError(
                 f"the model's classes ({', '.join(classes)}) are none of the synthetic crops': "
                 "give --data to check parity on"
             )
-        kept = synthetic.subset(np.flatnonzero(wanted))
-        labels = torch.tensor([classes.index(kept.classes[k]) for k in kept.labels.tolist()])
-        parity = EyeDataset(kept.images, labels, classes, kept.persons, meta=dict(kept.meta))
         how = "robusteye's generator (seeded): give --data for the persons the model will see"
         record = {"parity": _describe(parity, "synthetic", how)}
         rest = None

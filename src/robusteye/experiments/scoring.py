@@ -10,7 +10,6 @@ means the same in a grid's report, a search's ranking and a winner's hold-out ev
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,22 +66,16 @@ def audit_scores(
     """The attack audit on the first `spec.limit` of the attacked rows (per-example masks
     left out of the row: the counts and indicators are what a report needs)."""
     scored = data.subset(rows[: spec.limit] if spec.limit else rows)
-    result = audit(
+    audited = audit(
         model, scored.images, scored.labels, spec.eps, snr=spec.snr, norm=spec.norm,
         suite=spec.suite, seed=seed,
-    ).to_dict()  # fmt: skip
-    ceiling = audit_ceiling(scored, [_Ball(p["eps"], p["target_snr_db"])
-                                     for p in result["points"]], spec.norm)  # fmt: skip
+    )  # fmt: skip
+    ceiling = audit_ceiling(scored, audited.points, audited.norm)
+    result = audited.to_dict()
     for point, bound in zip(result["points"], ceiling["points"], strict=True):
         point.pop("broken_by", None)
         point["ceiling"] = bound["ceiling"]
     return AuditSummary.from_dict(result)
-
-
-@dataclass(frozen=True)
-class _Ball:
-    eps: float | None
-    target_snr_db: float | None
 
 
 def certify_scores(

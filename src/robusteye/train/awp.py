@@ -17,9 +17,6 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-#: the paper's gamma for PGD adversarial training and TRADES
-PAPER_GAMMA = 5e-3
-
 
 def perturbed_parameters(model: nn.Module) -> list[nn.Parameter]:
     """The weights AWP perturbs: every parameter of two or more dimensions."""

@@ -53,8 +53,6 @@ def extra_data(
     info: dict[str, Any] = {"source": source, "n_source": len(extra)}
     if len(extra) == 0:
         raise UsageError(f"the extra data {source} holds no images")
-    if extra.images.shape[1:] != (1, 32, 32):
-        raise UsageError(f"the extra data's crops are {tuple(extra.images.shape[1:])}, not 1x32x32")
     shared = [c for c in extra.classes if c in classes]
     if teacher is None and not shared:
         raise UsageError(
@@ -62,8 +60,10 @@ def extra_data(
             f"data's {list(classes)}"
         )
     if shared:  # crops of classes the model lacks (partially open, for a 2-class model) go
-        extra, dropped = _of_classes(extra, classes)
-        info["dropped_classes"] = dropped
+        info["dropped_classes"] = sorted(c for c in extra.classes if c not in classes)
+        extra = extra.of_classes(classes)
+        if not len(extra):
+            raise UsageError(f"the extra data {source} holds no crops of {list(classes)}")
     if teacher is not None:
         mine = tuple(getattr(teacher, "classes", ()))
         if mine != classes:
@@ -82,20 +82,6 @@ def extra_data(
     return ExtraData(extra, info)
 
 
-def _of_classes(extra: EyeDataset, classes: tuple[str, ...]) -> tuple[EyeDataset, list[str]]:
-    """The crops of `extra` whose class is among `classes`, labelled by position in
-    `classes`, and the names of the classes dropped."""
-    index = {i: classes.index(c) for i, c in enumerate(extra.classes) if c in classes}
-    keep = torch.tensor([int(y) in index for y in extra.labels.tolist()], dtype=torch.bool)
-    rows = torch.nonzero(keep).flatten()
-    if rows.numel() == 0:
-        raise UsageError(f"the extra data holds no crops of {list(classes)}")
-    mapped = torch.tensor([index[int(y)] for y in extra.labels[rows].tolist()], dtype=torch.int64)
-    persons = tuple(extra.persons[i] for i in rows.tolist())
-    dropped = sorted(c for c in extra.classes if c not in classes)
-    return EyeDataset(extra.images[rows], mapped, classes, persons), dropped
-
-
 def real_per_batch(batch_size: int, extra_fraction: float) -> int:
     """Real training crops per batch: the batch less its extra share."""
     return max(1, batch_size - round(extra_fraction * batch_size))
@@ -105,15 +91,14 @@ def mixed_batch(
     x: torch.Tensor,
     y: torch.Tensor,
     idx: torch.Tensor,
-    extra: EyeDataset | None,
+    extra: tuple[torch.Tensor, torch.Tensor] | None,
     k: int,
     generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The real rows `idx` of (x, y), and with `extra` `k` of its crops drawn with
-    replacement by `generator` (the run's seeded `extra` generator)."""
+    """The real rows `idx` of (x, y), and with `extra` (its images and labels, on the
+    device of x) `k` of its crops drawn with replacement by `generator` (the run's seeded
+    `extra` generator)."""
     if extra is None or k == 0:
         return x[idx], y[idx]
-    rows = torch.randint(len(extra), (k,), generator=generator)
-    xe = extra.images[rows].to(x.device, x.dtype)
-    ye = extra.labels[rows].to(y.device)
-    return torch.cat([x[idx], xe]), torch.cat([y[idx], ye])
+    rows = torch.randint(len(extra[0]), (k,), generator=generator).to(x.device)
+    return torch.cat([x[idx], extra[0][rows]]), torch.cat([y[idx], extra[1][rows]])

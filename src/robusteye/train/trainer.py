@@ -113,7 +113,7 @@ class Trainer:
         self.guard = RobustGuard(config, self.device)
         self.parts = RunParts(self.model, self.optimizer, self.generators, self.ema)
         self.stopped: int | None = None
-        self._extra: EyeDataset | None = None
+        self._extra: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def fit(
         self,
@@ -137,7 +137,9 @@ class Trainer:
             )
         if extra is not None and tuple(extra.data.classes) != tuple(train.classes):
             raise UsageError("the extra data must be labelled in the training data's classes")
-        self._extra = None if extra is None else extra.data
+        self._extra = None  # the extra crops moved to the device once, not per batch
+        if extra is not None:
+            self._extra = (extra.data.images.to(self.device), extra.data.labels.to(self.device))
         stop = cfg.epochs if until is None else max(0, min(until, cfg.epochs))
         run = RunProgress(stopped=self.stopped)
         vm: Metrics | None = None
