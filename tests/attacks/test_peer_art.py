@@ -27,6 +27,19 @@ def _art_classifier(model):
     )
 
 
+def _art_pgd(model, x, y, eps, step, *, random_init):
+    """ART's L-inf PGD-10 examples, from `random_init` random starts (0: the clean image)."""
+    return ProjectedGradientDescent(
+        _art_classifier(model),
+        norm=np.inf,
+        eps=eps,
+        eps_step=step,
+        max_iter=10,
+        num_random_init=random_init,
+        verbose=False,
+    ).generate(x.numpy(), y=y.numpy())
+
+
 def _acc(model, x, y):
     with torch.no_grad():
         return float((model(x).argmax(1) == y).float().mean())
@@ -44,15 +57,7 @@ def test_fgsm_equals_art(trained_toy):
 def test_pgd_matches_art(trained_toy):
     x, y = toy_batch(400, seed=8)
     eps, step = 0.03, 0.0075
-    theirs = ProjectedGradientDescent(
-        _art_classifier(trained_toy),
-        norm=np.inf,
-        eps=eps,
-        eps_step=step,
-        max_iter=10,
-        num_random_init=0,
-        verbose=False,
-    ).generate(x.numpy(), y=y.numpy())
+    theirs = _art_pgd(trained_toy, x, y, eps, step, random_init=0)
     ours = pgd(trained_toy, x, y, eps, alpha=step, steps=10, random_start=False, best=False)
     ours_acc, art_acc = _acc(trained_toy, ours, y), _acc(trained_toy, torch.from_numpy(theirs), y)
     assert 0.0 < art_acc < _acc(trained_toy, x, y)  # an eps where the comparison is informative
@@ -67,14 +72,6 @@ def test_pgd_matches_art(trained_toy):
         trained_toy, x, y, eps, alpha=step, steps=10, generator=torch.Generator().manual_seed(0)
     )
     np.random.seed(0)  # ART draws its start from numpy's global generator
-    theirs_rs = ProjectedGradientDescent(
-        _art_classifier(trained_toy),
-        norm=np.inf,
-        eps=eps,
-        eps_step=step,
-        max_iter=10,
-        num_random_init=1,
-        verbose=False,
-    ).generate(x.numpy(), y=y.numpy())
+    theirs_rs = _art_pgd(trained_toy, x, y, eps, step, random_init=1)
     art_rs_acc = _acc(trained_toy, torch.from_numpy(theirs_rs), y)
     assert abs(_acc(trained_toy, ours_rs, y) - art_rs_acc) <= 0.03

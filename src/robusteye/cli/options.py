@@ -19,6 +19,17 @@ from robusteye.io import check_output_path
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def stacked(options: Sequence[Callable[[F], F]]) -> Callable[[F], F]:
+    """One decorator of several click options, listed by `--help` in the order given."""
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 def data_options(func: F) -> F:
     """Add --label-map / --manifest / --person-regex / --classes for image-folder sources."""
     func = click.option(
@@ -181,8 +192,6 @@ def run_options(unit: str) -> Callable[[F], F]:
             ),
             progress_option(),
         ]
-        for option in reversed(options):
-            func = option(func)
-        return cast(F, func)
+        return cast(F, stacked(options)(func))
 
     return decorate

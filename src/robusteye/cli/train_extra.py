@@ -4,54 +4,46 @@ that says what was kept."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
+from robusteye.cli.options import stacked
 from robusteye.cli.table import echo
 from robusteye.data import load_dataset
 from robusteye.errors import UsageError
 from robusteye.train.extra import ExtraData, extra_data
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def extra_data_options(command: F) -> F:
-    """The extra-data options of `train` (`--extra-data`, `--extra-fraction`,
-    `--pseudo-label`), in the order `--help` lists them."""
-    for option in reversed(_EXTRA_OPTIONS):
-        command = option(command)
-    return command
-
-
-_EXTRA_OPTIONS = [
-    click.option(
-        "--extra-data",
-        "extra_source",
-        metavar="SOURCE",
-        default=None,
-        help="Extra training crops mixed into every batch: any data source (e.g. "
-        "'synthetic:n=20000,seed=1', an .npz, a folder); classes the data lacks are dropped. "
-        "Never split: validation and held-out persons stay real.",
-    ),
-    click.option(
-        "--extra-fraction",
-        type=click.FloatRange(min=0, max=1, max_open=True),
-        default=0.0,
-        show_default=True,
-        help="--extra-data: share of each batch drawn from it (e.g. 0.3).",
-    ),
-    click.option(
-        "--pseudo-label",
-        "pseudo_label",
-        metavar="CKPT",
-        default=None,
-        help="--extra-data: label its crops by this model's predictions (a teacher trained on "
-        "the real crops) instead of their own labels.",
-    ),
-]
+#: The extra-data options of `train` (`--extra-data`, `--extra-fraction`, `--pseudo-label`),
+#: in the order `--help` lists them.
+extra_data_options = stacked(
+    [
+        click.option(
+            "--extra-data",
+            "extra_source",
+            metavar="SOURCE",
+            default=None,
+            help="Extra training crops mixed into every batch: any data source (e.g. "
+            "'synthetic:n=20000,seed=1', an .npz, a folder); classes the data lacks are "
+            "dropped. Never split: validation and held-out persons stay real.",
+        ),
+        click.option(
+            "--extra-fraction",
+            type=click.FloatRange(min=0, max=1, max_open=True),
+            default=0.0,
+            show_default=True,
+            help="--extra-data: share of each batch drawn from it (e.g. 0.3).",
+        ),
+        click.option(
+            "--pseudo-label",
+            "pseudo_label",
+            metavar="CKPT",
+            default=None,
+            help="--extra-data: label its crops by this model's predictions (a teacher "
+            "trained on the real crops) instead of their own labels.",
+        ),
+    ]
+)
 
 
 def check_extra_flags(source: str | None, fraction: float, teacher: str | None) -> None:
